@@ -25,6 +25,16 @@ export interface LeaderSession {
   assertLeader(): void;
 }
 
+let zombieGuardDisabled = false;
+
+/**
+ * TEST ONLY: sessions ignore their deadline from now on, so that tests can show that the backend's fencing
+ * alone refuses a resumed zombie's writes. Never call this outside tests and chaos drills.
+ */
+export function disableZombieGuardForTests(): void {
+  zombieGuardDisabled = true;
+}
+
 /** The driver's side of a session: extend the deadline, revoke. Contenders only see LeaderSession. */
 export class GuardedLeaderSession implements LeaderSession {
   readonly id = randomUUID();
@@ -67,7 +77,7 @@ export class GuardedLeaderSession implements LeaderSession {
 
   isValid(): boolean {
     if (this.controller.signal.aborted) return false;
-    if (monotonicNow() < this.deadline) return true;
+    if (monotonicNow() < this.deadline || zombieGuardDisabled) return true;
     this.expire();
     return false;
   }

@@ -112,7 +112,7 @@ export function compileHaConfig(
 
 function positive(value: number, option: string, min: number): number {
   if (!Number.isFinite(value) || value < min) {
-    throw new ConfigError(`${option}: ${value} is invalid; it must be a number of at least ${min}`);
+    throw new ConfigError(`${option}: ${value / 1000} s is invalid; it must be at least ${min / 1000} s`);
   }
   return value;
 }

@@ -119,7 +119,7 @@ export class LeaderElectionService {
     ) {
       return;
     }
-    this.logger.warn("published leader information differs from ours; correcting it", {
+    this.logger.info("published leader information is missing or differs from ours; publishing it again", {
       name: this.name,
       epoch: mine.session.epoch,
       found: info ? `${info.name}@${info.address} epoch ${info.epoch}` : "none",

@@ -1,0 +1,55 @@
+// vigil leader: print the current leader of an election as one JSON line, or follow it with --watch.
+import { createLogger } from "../common/logger.ts";
+import type { LeaderInfo } from "../ha/election-driver.ts";
+import { createHaBackend } from "../ha/factory.ts";
+import { JOBMANAGER_ELECTION, segment } from "../ha/keys.ts";
+import { LeaderRetrievalService } from "../ha/leader-retrieval-service.ts";
+import type { Command } from "./args.ts";
+import { haConfigFrom, haFlags } from "./ha-flags.ts";
+import { emit } from "./output.ts";
+import { untilSignal } from "./signals.ts";
+
+export const leaderCommand: Command = {
+  name: "leader",
+  summary: "print the current leader of an election (JSON), or follow it",
+  usage:
+    "vigil leader --ha etcd|zookeeper --ha-endpoints HOST:PORT[,…] --cluster-id C [--election E] [--watch]",
+  flags: {
+    ...haFlags,
+    election: { type: "string", value: "E", help: "election name", default: JOBMANAGER_ELECTION },
+    watch: { type: "boolean", help: "print one line per change until interrupted" },
+    help: { type: "boolean", help: "show this help" },
+  },
+  details: [
+    'Prints {"name":…,"epoch":"…","address":…} or {"leader":null}; with --watch one line per change.',
+    "Use --election diagnostic for contenders started with `vigil elect`.",
+  ].join("\n"),
+  run: async (values) => {
+    const election = segment(
+      typeof values.election === "string" ? values.election : JOBMANAGER_ELECTION,
+      "--election",
+    );
+    const config = haConfigFrom(values);
+    const logger = createLogger("warn");
+    const backend = createHaBackend(config, logger);
+    await backend.connect();
+    const retrieval = new LeaderRetrievalService(backend.createRetrievalDriver(election));
+    const print = (info: LeaderInfo | undefined): void =>
+      emit(info ? { name: info.name, epoch: info.epoch, address: info.address } : { leader: null });
+    try {
+      if (values.watch === true) {
+        await retrieval.start({ notifyLeader: print, handleError: (e) => logger.warn(e.message) });
+        await untilSignal();
+      } else {
+        const first = new Promise<LeaderInfo | undefined>((resolve, reject) => {
+          void retrieval.start({ notifyLeader: resolve, handleError: reject }).catch(reject);
+        });
+        print(await first);
+      }
+    } finally {
+      await retrieval.close();
+      await backend.close();
+    }
+    return 0;
+  },
+};

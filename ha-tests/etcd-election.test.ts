@@ -1,0 +1,249 @@
+// The etcd election driver against a real etcd: one leader among three, graceful handover, the zombie guard
+// under a frozen etcd, fencing of a deposed leader, corrupt leader information.
+import { Etcd3 } from "etcd3";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { monotonicNow } from "../src/common/clock.ts";
+import {
+  BackendUnavailableError,
+  CorruptRecordError,
+  LeadershipLostError,
+  StaleFenceError,
+} from "../src/common/errors.ts";
+import { silentLogger } from "../src/common/logger.ts";
+import { compileHaConfig, type HaConfig } from "../src/config/ha-config.ts";
+import type { HaBackend } from "../src/ha/backend.ts";
+import type { LeaderElectionDriver, LeaderElectionListener, LeaderInfo } from "../src/ha/election-driver.ts";
+import { createEtcdBackend } from "../src/ha/etcd/index.ts";
+import { leaderKey } from "../src/ha/keys.ts";
+import { GuardedLeaderSession, type LeaderSession } from "../src/ha/leader-session.ts";
+import { waitUntil } from "../src/ha/testing.ts";
+import { startEtcd } from "./harness/servers.ts";
+
+type DriverEvent =
+  | { readonly type: "granted"; readonly at: number; readonly session: LeaderSession }
+  | { readonly type: "revoked"; readonly at: number; readonly epoch: bigint; readonly reason: string }
+  | { readonly type: "info"; readonly at: number; readonly info: LeaderInfo | undefined }
+  | { readonly type: "error"; readonly at: number; readonly error: Error };
+
+/** Records every driver callback with its monotonic time; publishes on grant like the service would. */
+class Recorder implements LeaderElectionListener {
+  readonly events: DriverEvent[] = [];
+  session: LeaderSession | undefined;
+  constructor(
+    readonly name: string,
+    readonly driver: LeaderElectionDriver,
+    private readonly publish = true,
+  ) {}
+  get leading(): boolean {
+    return this.session?.isValid() ?? false;
+  }
+  of<T extends DriverEvent["type"]>(type: T): Array<Extract<DriverEvent, { type: T }>> {
+    return this.events.filter((e): e is Extract<DriverEvent, { type: T }> => e.type === type);
+  }
+  onGrantLeadership(session: LeaderSession): void {
+    this.session = session;
+    this.events.push({ type: "granted", at: monotonicNow(), session });
+    if (this.publish) {
+      this.driver
+        .publishLeaderInformation(session, { name: this.name, address: `${this.name}.example:7000` })
+        .catch((e: unknown) => this.onError(e as Error));
+    }
+  }
+  onRevokeLeadership(session: LeaderSession, reason: string): void {
+    if (this.session === session) this.session = undefined;
+    this.events.push({ type: "revoked", at: monotonicNow(), epoch: session.epoch, reason });
+  }
+  onLeaderInformationChange(info: LeaderInfo | undefined): void {
+    this.events.push({ type: "info", at: monotonicNow(), info });
+  }
+  onError(error: Error): void {
+    this.events.push({ type: "error", at: monotonicNow(), error });
+  }
+}
+
+const TTL_MS = 1_000;
+let etcd: Awaited<ReturnType<typeof startEtcd>>;
+let clusterCounter = 0;
+
+beforeAll(async () => {
+  etcd = await startEtcd({ members: 1 });
+});
+afterAll(async () => {
+  await etcd?.stop();
+});
+
+function config(clusterId: string, overrides: Partial<HaConfig> = {}): HaConfig {
+  return {
+    ...compileHaConfig({
+      backend: "etcd",
+      endpoints: etcd.endpoints.map((e) => e.replace(/^https?:\/\//, "")),
+      clusterId,
+      ttlMs: TTL_MS,
+      requestTimeoutMs: 500,
+      connectTimeoutMs: 2_000,
+    }),
+    ...overrides,
+  };
+}
+
+describe("etcd election driver", () => {
+  const backends: HaBackend[] = [];
+  const drivers: LeaderElectionDriver[] = [];
+  afterEach(async () => {
+    for (const d of drivers.splice(0)) await d.close();
+    for (const b of backends.splice(0)) await b.close();
+  });
+
+  async function contenders(clusterId: string, names: string[]): Promise<Recorder[]> {
+    const out: Recorder[] = [];
+    for (const name of names) {
+      const backend = createEtcdBackend(config(clusterId), silentLogger);
+      backends.push(backend);
+      await backend.connect();
+      const driver = backend.createElectionDriver("jobmanager");
+      drivers.push(driver);
+      const rec = new Recorder(name, driver);
+      await driver.start(rec);
+      out.push(rec);
+    }
+    return out;
+  }
+
+  const cluster = (): string => `etcd-elect-${process.pid}-${++clusterCounter}`;
+
+  it("grants exactly one of three contenders; closing the leader hands over in under a second", async () => {
+    const all = await contenders(cluster(), ["a", "b", "c"]);
+    await waitUntil(() => all.some((r) => r.leading), 5_000, "a leader");
+    // Everybody sees the leader's published information before we count.
+    await waitUntil(
+      () => all.every((r) => r.of("info").at(-1)?.info !== undefined),
+      5_000,
+      "all to see the leader information",
+    );
+    expect(all.filter((r) => r.of("granted").length > 0)).toHaveLength(1);
+    const first = all.find((r) => r.leading)!;
+    const epoch1 = first.session!.epoch;
+    expect(first.of("info").at(-1)?.info).toMatchObject({ name: first.name, epoch: epoch1 });
+
+    const closedAt = monotonicNow();
+    await first.driver.close();
+    const closeMs = monotonicNow() - closedAt;
+    await waitUntil(() => all.some((r) => r !== first && r.leading), 2_000, "a second leader");
+    const second = all.find((r) => r !== first && r.leading)!;
+    const handoverMs = second.of("granted")[0]!.at - closedAt;
+    console.log(
+      `etcd graceful handover: close() took ${closeMs.toFixed(1)} ms, new leader after ${handoverMs.toFixed(1)} ms`,
+    );
+    expect(handoverMs).toBeLessThan(1_000);
+    expect(second.session!.epoch).toBeGreaterThan(epoch1);
+    expect(first.of("revoked").map((e) => e.reason)).toEqual(["closed: resigned"]);
+    expect(all.filter((r) => r.leading)).toHaveLength(1);
+    await waitUntil(
+      () => all.every((r) => r === first || r.of("info").at(-1)?.info?.name === second.name),
+      2_000,
+    );
+  });
+
+  it("revokes itself by its own deadline while etcd is frozen, and a leader returns after", async () => {
+    const [a, b] = await contenders(cluster(), ["a", "b"]);
+    await waitUntil(() => a!.leading || b!.leading, 5_000, "a leader");
+    const leader = a!.leading ? a! : b!;
+    const epoch1 = leader.session!.epoch;
+    const pausedAt = monotonicNow();
+    etcd.pause(0);
+    try {
+      await waitUntil(() => leader.of("revoked").length > 0, TTL_MS + 1_000, "the leader to revoke itself");
+    } finally {
+      etcd.resume(0);
+    }
+    const revoked = leader.of("revoked")[0]!;
+    const selfRevokeMs = revoked.at - pausedAt;
+    console.log(
+      `etcd frozen: leader revoked itself ${selfRevokeMs.toFixed(0)} ms after SIGSTOP (TTL ${TTL_MS} ms)`,
+    );
+    // The zombie guard, not any event from etcd or etcd3, ended the session, and within one TTL of the freeze.
+    expect(revoked.reason).toMatch(/zombie guard/);
+    expect(selfRevokeMs).toBeLessThanOrEqual(TTL_MS);
+    await waitUntil(() => a!.leading || b!.leading, 5_000, "a leader after resume");
+    const now = (a!.leading ? a : b)!.session!;
+    expect(now.epoch).toBeGreaterThan(epoch1);
+    expect([a!, b!].filter((r) => r.leading)).toHaveLength(1);
+  });
+
+  it("fences a deposed leader: its store writes never land", async () => {
+    const [a, b] = await contenders(cluster(), ["a", "b"]);
+    await waitUntil(() => a!.leading, 5_000, "a to lead");
+    const deposed = a!.session!;
+    const store = backends[0]!.store;
+    await store.create("fence/before", new Uint8Array([1]), deposed);
+    await a!.driver.close();
+    await waitUntil(() => b!.leading, 2_000, "b to lead");
+    // The real, revoked session is refused locally: nothing is sent.
+    await expect(store.create("fence/x", new Uint8Array([1]), deposed)).rejects.toBeInstanceOf(
+      LeadershipLostError,
+    );
+    // A deposed leader that has not noticed yet (paused process): etcd refuses the write.
+    const unaware = new GuardedLeaderSession(
+      deposed.epoch,
+      deposed.electionKey,
+      Number.POSITIVE_INFINITY,
+      () => {},
+    );
+    await expect(store.create("fence/x", new Uint8Array([1]), unaware)).rejects.toBeInstanceOf(
+      StaleFenceError,
+    );
+    const before = await store.get("fence/before");
+    await expect(
+      store.replace("fence/before", new Uint8Array([2]), before!.version, unaware),
+    ).rejects.toBeInstanceOf(StaleFenceError);
+    await expect(store.remove("fence/before", unaware)).rejects.toBeInstanceOf(StaleFenceError);
+    expect(await store.get("fence/x")).toBeUndefined();
+    expect((await store.get("fence/before"))?.version).toBe(before!.version);
+    // The new leader writes fine.
+    await store.create("fence/x", new Uint8Array([3]), b!.session!);
+    // Publishing with the deposed session is refused too.
+    await expect(
+      b!.driver.publishLeaderInformation(unaware, { name: "a", address: "a.example:7000" }),
+    ).rejects.toBeInstanceOf(LeadershipLostError);
+  });
+
+  it("reports corrupt leader information as CorruptRecordError naming the key, and keeps following", async () => {
+    const id = cluster();
+    const key = leaderKey(id, "jobmanager");
+    const raw = new Etcd3({ hosts: config(id).endpoints.map((e) => `http://${e}`) });
+    try {
+      const backend = createEtcdBackend(config(id), silentLogger);
+      backends.push(backend);
+      const retrieval = backend.createRetrievalDriver("jobmanager");
+      drivers.push({ close: () => retrieval.close() } as LeaderElectionDriver);
+      const seen: Array<LeaderInfo | undefined> = [];
+      const errors: Error[] = [];
+      await retrieval.start({ onLeaderInformation: (i) => seen.push(i), onError: (e) => errors.push(e) });
+      expect(seen).toEqual([undefined]);
+      await raw.put(key).value(Buffer.from([0xff, 0xff, 0xff]));
+      await waitUntil(
+        () => errors.some((e) => e instanceof CorruptRecordError),
+        2_000,
+        "a CorruptRecordError",
+      );
+      expect(errors.find((e) => e instanceof CorruptRecordError)!.message).toContain(key);
+      const [a] = await contenders(id, ["a"]);
+      await waitUntil(() => seen.at(-1)?.name === "a", 3_000, "a's information after the corrupt record");
+      expect(seen.at(-1)?.epoch).toBe(a!.session!.epoch);
+    } finally {
+      raw.close();
+    }
+  });
+
+  it("start() and connect() fail with BackendUnavailableError naming the endpoints when nothing answers", async () => {
+    const dead = config(cluster(), { endpoints: ["127.0.0.1:1"], connectTimeoutMs: 300 });
+    const backend = createEtcdBackend(dead, silentLogger);
+    backends.push(backend);
+    const err = await backend.connect().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BackendUnavailableError);
+    expect((err as Error).message).toContain("127.0.0.1:1");
+    expect((err as Error).message).toMatch(/check that etcd runs there/);
+    const driver = backend.createElectionDriver("jobmanager");
+    await expect(driver.start(new Recorder("x", driver))).rejects.toBeInstanceOf(BackendUnavailableError);
+  });
+});

@@ -1,7 +1,4 @@
-// Real etcd and ZooKeeper servers for integration tests, on free loopback ports and temp dirs, cleaned
-// up on stop(), on process exit, and by the vitest globalSetup after crashed runs.
-
-export type { ServerCluster } from "./cluster.ts";
-
-export { startEtcd } from "./etcd.ts";
-export { startZooKeeper } from "./zookeeper.ts";
+// The integration suites' view of src/local: real etcd and ZooKeeper clusters on free loopback ports.
+export { clusterRoles, inspectCluster, type ServerCluster } from "../../src/local/cluster.ts";
+export { startEtcd } from "../../src/local/etcd.ts";
+export { startZooKeeper, ZOOKEEPER_CLASSPATH } from "../../src/local/zookeeper.ts";

@@ -42,7 +42,7 @@ export function parseFlags(
   } catch (e: unknown) {
     const message =
       e instanceof Error
-        ? e.message.split("\n")[0]!.replace(/^Unknown option '(.*)'.*$/, "unknown option $1")
+        ? e.message.split("\n")[0]!.replace(/^Unknown option '([^']*)'.*$/, "unknown option $1")
         : String(e);
     throw new ConfigError(`${message}; see vigil ${command.name} --help`);
   }

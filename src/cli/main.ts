@@ -2,10 +2,11 @@
 // trace: 2 for bad usage, 1 for everything else.
 import { ConfigError } from "../common/errors.ts";
 import { type Command, helpText, parseFlags } from "./args.ts";
+import { demoCommand } from "./demo.ts";
 import { electCommand } from "./elect.ts";
 import { leaderCommand } from "./leader.ts";
 
-const commands: readonly Command[] = [electCommand, leaderCommand];
+const commands: readonly Command[] = [electCommand, leaderCommand, demoCommand];
 
 function usage(): string {
   const lines = [

@@ -8,13 +8,12 @@ import { randomUUID } from "node:crypto";
 import { mkdirSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { testRunId } from "../config/environment.ts";
 import { killQuietly, startTimeOf } from "./proc.ts";
 
 export const RECORD_DIR = join(tmpdir(), "vigil-ha-tests");
 /** Temp dirs made by the harness start with this; stale cleanup removes nothing else. */
 export const TEMP_PREFIX = "vigil-ha-";
-/** Set by the globalSetup so its teardown may reap this run's records even while a worker lingers. */
-export const RUN_ID_ENV = "VIGIL_HA_RUN_ID";
 
 export interface RecordedPid {
   readonly pid: number;
@@ -87,7 +86,7 @@ export class Registration {
     const record: RecordFile = {
       owner: process.pid,
       ownerStartTime: startTimeOf(process.pid),
-      runId: process.env[RUN_ID_ENV],
+      runId: testRunId(),
       label: this.label,
       pids: [...this.#pids.values()],
       dirs: [...this.#dirs],

@@ -18,7 +18,7 @@ import { GuardedLeaderSession, type LeaderSession } from "../src/ha/leader-sessi
 import type { LeaderRetrievalDriver } from "../src/ha/retrieval-driver.ts";
 import { waitUntil } from "../src/ha/testing.ts";
 import { createZooKeeperBackend } from "../src/ha/zookeeper/index.ts";
-import { startZooKeeper } from "./harness/servers.ts";
+import { clusterRoles, startZooKeeper } from "./harness/servers.ts";
 
 type DriverEvent =
   | { readonly type: "granted"; readonly at: number; readonly session: LeaderSession }
@@ -199,6 +199,69 @@ describe("ZooKeeper election driver", () => {
     expect(now.epoch).toBeGreaterThan(epoch1);
     expect([a!, b!].filter((r) => r.leading)).toHaveLength(1);
   });
+
+  it("a leader connected to a follower cut off from the ZooKeeper leader revokes within its session timeout", async () => {
+    // The follower keeps answering local reads (exists, getData) for syncLimit × tickTime = 5 s after it loses
+    // the ZooKeeper leader; only syncs and writes go through the leader. A proof of life from local reads
+    // would keep this contender leader for those 5 s, long after the majority side could have expired it.
+    const ensemble = await startZooKeeper({ servers: 3, tickTimeMs: 1_000 });
+    let paused: number | undefined;
+    let raw: Client | undefined;
+    try {
+      const roles = await clusterRoles(ensemble);
+      const zkLeader = roles.indexOf("leader");
+      const follower = roles.indexOf("follower");
+      expect(zkLeader).toBeGreaterThanOrEqual(0);
+      expect(follower).toBeGreaterThanOrEqual(0);
+      const endpoint = ensemble.endpoints[follower]!;
+      const b = createZooKeeperBackend({ ...config(cluster()), endpoints: [endpoint] }, silentLogger);
+      backends.push(b);
+      await b.connect();
+      const driver = b.createElectionDriver("jobmanager");
+      drivers.push(driver);
+      const leader = new Recorder("a", driver);
+      await driver.start(leader);
+      await waitUntil(() => leader.leading, 5_000, "a to lead");
+      // A second client on the same follower, to show that local reads are still answered.
+      raw = createClient(endpoint, { sessionTimeout: 20_000 });
+      const connected = new Promise<void>((resolve) => raw!.once("connected", () => resolve()));
+      raw.connect();
+      await connected;
+
+      const pausedAt = monotonicNow();
+      ensemble.pause(zkLeader);
+      paused = zkLeader;
+      await waitUntil(
+        () => leader.of("revoked").length > 0,
+        SESSION_MS + 1_000,
+        "the leader to revoke itself",
+      );
+      const revoked = leader.of("revoked")[0]!;
+      const selfRevokeMs = revoked.at - pausedAt;
+      // Past the session timeout, the follower still answers a local read within a second.
+      await waitUntil(() => monotonicNow() - pausedAt > SESSION_MS + 500, SESSION_MS + 1_500);
+      const readAt = monotonicNow();
+      const answered = await Promise.race([
+        call<unknown>((done) => raw!.exists("/", done)).then(() => true),
+        new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 1_000)),
+      ]);
+      const readMs = monotonicNow() - pausedAt;
+      console.log(
+        `zookeeper follower cut off: leader revoked itself ${selfRevokeMs.toFixed(0)} ms after the ZooKeeper leader froze (session ${SESSION_MS} ms); the follower still answered a read ${readMs.toFixed(0)} ms after`,
+      );
+      expect(revoked.reason).toMatch(/zombie guard/);
+      expect(selfRevokeMs).toBeLessThanOrEqual(SESSION_MS + 250);
+      expect(answered).toBe(true);
+      expect(readAt - pausedAt).toBeGreaterThan(selfRevokeMs + 500);
+      expect(leader.leading).toBe(false);
+    } finally {
+      if (paused !== undefined) ensemble.resume(paused);
+      raw?.close();
+      for (const d of drivers.splice(0)) await d.close();
+      for (const b of backends.splice(0)) await b.close();
+      await ensemble.stop();
+    }
+  }, 30_000);
 
   it("fences a deposed leader: its store writes never land", async () => {
     const id = cluster();

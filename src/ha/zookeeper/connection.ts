@@ -1,27 +1,26 @@
 // One ZooKeeper client and its session, owned here; the drivers and the store never keep a client themselves.
 //
 // The library has no read timeout and reports EXPIRED only after it reconnects (DESIGN.md §7), so this class
-// keeps its own proof of life: every answered request (and a cheap `exists` sent every third of the negotiated
-// session timeout) proves the session alive at the time it was *sent*, and
-//   deadline = latest send time answered + negotiated session timeout - safety margin.
-// The server cannot expire the session before that (it renews a session whenever it receives a packet, and
-// the send time precedes the receipt). When nothing has been answered for a whole session timeout — the
-// server froze, or the client is stuck DISCONNECTED — the session is presumed lost: the client is closed and
-// a new one (a new session) is created. Every request carries its own timeout.
+// keeps its own proof of life: an answered request that went through the ZooKeeper *leader* — a `sync` sent
+// every third of the negotiated session timeout, or a write (accepted, or refused with an error code such as
+// NO_NODE) — proves the session alive at the time it was *sent*, and
+//   deadline = latest such send time + negotiated session timeout - margin.
+// Reads (exists, getData, getChildren, addWatch) never count: the server we are connected to answers them
+// from its local copy, and a follower cut off from the leader keeps doing so for up to syncLimit × tickTime
+// (often longer than the session timeout) while the leader, on the majority side, expires our session and
+// another contender is elected. Only the leader expires sessions; it learns that a follower-connected client
+// touched its session (at the follower's receipt, after the send time) from that follower's ping replies.
+// When nothing has been answered for a whole session timeout — the server froze, the follower lost the
+// leader, or the client is stuck DISCONNECTED — the session is presumed lost: the client is closed and a new
+// one (a new session) is created. Every request carries its own timeout.
 import { createClient, type Client, State } from "node-zookeeper-client";
 import { monotonicNow } from "../../common/clock.ts";
-import {
-  BackendUnavailableError,
-  LifecycleError,
-  PossiblyInconsistentStateError,
-} from "../../common/errors.ts";
+import { BackendUnavailableError, LifecycleError } from "../../common/errors.ts";
 import type { Logger } from "../../common/logger.ts";
 import type { HaConfig } from "../../config/ha-config.ts";
 import { addRecursiveWatch, interceptNotifications, removeRecursiveWatch } from "./persistent-watch.ts";
-import { ZkCode, ZkResultError, zkCode } from "./requests.ts";
-
-// Error codes that only a live server answers with: the request reached a session that was alive.
-const ANSWERED = new Set<number>([ZkCode.NO_NODE, ZkCode.NODE_EXISTS, ZkCode.BAD_VERSION, ZkCode.NOT_EMPTY]);
+import { ZkCode, ZkResultError } from "./requests.ts";
+import { sync, timedCall } from "./round-trips.ts";
 
 export interface SessionListener {
   /** The session is gone (expired, or presumed lost): its ephemeral nodes and watches must be assumed gone. */
@@ -41,7 +40,7 @@ interface Current {
   readonly createdAt: number;
   /** Hex session id once connected. */
   sessionId: string | undefined;
-  /** Latest send time (monotonic) of an answered request. */
+  /** Latest send time (monotonic) of an answered request that went through the ZooKeeper leader. */
   provenAt: number;
   /** When the current connection was established (monotonic). */
   connectedAt: number;
@@ -100,7 +99,21 @@ export class ZooKeeperConnection {
   get deadline(): number {
     const c = this.current;
     if (!c || c.sessionId === undefined || c.provenAt <= 0) return 0;
-    return c.provenAt + c.client.getSessionTimeout() - this.config.safetyMarginMs;
+    const timeout = c.client.getSessionTimeout();
+    return c.provenAt + timeout - this.marginMs(timeout);
+  }
+
+  /**
+   * The margin for a negotiated session timeout: at least a third of it. Only the leader expires sessions, and
+   * it learns of a touch at a follower only from that follower's reply to its next ping (every tickTime / 2,
+   * and the server bounds the timeout to at least 2 × tickTime, so tickTime / 2 <= timeout / 4). If the
+   * follower loses the leader right after answering our latest sync, that touch may never be reported; the
+   * leader then knows the previous one, which arrived at most one watchdog period (timeout / 3, more than a
+   * ping interval, so a ping reply carried it) earlier. So the leader cannot expire the session before
+   * (send time of the latest answered sync − timeout / 3) + timeout, which is the deadline below.
+   */
+  private marginMs(timeout: number): number {
+    return Math.max(this.config.safetyMarginMs, timeout / 3);
   }
 
   subscribe(listener: SessionListener): () => void {
@@ -108,7 +121,10 @@ export class ZooKeeperConnection {
     return () => this.listeners.delete(listener);
   }
 
-  /** A read: BackendUnavailableError when not answered in time; ZkResultError for a server error code. */
+  /**
+   * A read: BackendUnavailableError when not answered in time; ZkResultError for a server error code. A read
+   * proves nothing about the session (it is answered locally, see above).
+   */
   read<T>(
     what: string,
     path: string,
@@ -119,7 +135,8 @@ export class ZooKeeperConnection {
 
   /**
    * A write: BackendUnavailableError when nothing was sent; PossiblyInconsistentStateError when it was sent and
-   * not answered (timeout, connection loss); ZkResultError for a server error code.
+   * not answered (timeout, connection loss); ZkResultError for a server error code. An answered write went
+   * through the leader: it proves the session alive at its send time.
    */
   write<T>(
     what: string,
@@ -196,45 +213,16 @@ export class ZooKeeperConnection {
   ): Promise<T> {
     const started = monotonicNow();
     const timeoutMs = this.config.requestTimeoutMs;
-    const unavailable = (detail: string, cause?: unknown): BackendUnavailableError =>
-      new BackendUnavailableError(`ZooKeeper ${what} ${path} at ${this.connectString}: ${detail}`, cause);
-    if (!(await this.waitConnected(timeoutMs))) throw unavailable(`not connected within ${timeoutMs} ms`);
+    if (!(await this.waitConnected(timeoutMs))) {
+      throw new BackendUnavailableError(
+        `ZooKeeper ${what} ${path} at ${this.connectString}: not connected within ${timeoutMs} ms`,
+      );
+    }
     const c = this.current!;
-    const remaining = Math.max(1, timeoutMs - (monotonicNow() - started));
-    const sentAt = monotonicNow();
-    return new Promise<T>((resolve, reject) => {
-      let settled = false;
-      const timer = setTimeout(() => {
-        if (settled) return;
-        settled = true;
-        const msg = `no answer within ${timeoutMs} ms`;
-        reject(
-          kind === "read" ? unavailable(msg) : new PossiblyInconsistentStateError(what, path, new Error(msg)),
-        );
-      }, remaining);
-      try {
-        call(c.client, (e, v) => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          const code = zkCode(e);
-          if (e === null || e === undefined || (code !== undefined && ANSWERED.has(code))) {
-            // The server answered (OK or an API error such as NO_NODE): the session was alive at sentAt.
-            this.proven(c, sentAt);
-          }
-          if (e === null || e === undefined) resolve(v as T);
-          else if (code === ZkCode.CONNECTION_LOSS && kind === "write")
-            reject(new PossiblyInconsistentStateError(what, path, e));
-          else if (code === ZkCode.CONNECTION_LOSS || code === ZkCode.SESSION_EXPIRED || code === undefined)
-            reject(unavailable(e instanceof Error ? e.message : String(e), e));
-          else reject(new ZkResultError(code, path, e));
-        });
-      } catch (e: unknown) {
-        // The library asserts on arguments synchronously (e.g. data over 1 MB): nothing was sent.
-        settled = true;
-        clearTimeout(timer);
-        reject(unavailable(e instanceof Error ? e.message : String(e), e));
-      }
+    const remainingMs = timeoutMs - (monotonicNow() - started);
+    const request = { kind, what, path, timeoutMs, remainingMs, where: this.connectString };
+    return timedCall(c.client, request, call, (sentAt) => {
+      if (kind === "write") this.proven(c, sentAt);
     });
   }
 
@@ -366,12 +354,13 @@ export class ZooKeeperConnection {
     if (this.connected(c)) this.probe(c);
   }
 
+  /** A sync, which the ZooKeeper leader answers (see round-trips.ts); at most one in flight. */
   private probe(c: Current): void {
     if (c.probing) return;
     c.probing = true;
     const sentAt = monotonicNow();
     try {
-      c.client.exists("/", (e) => {
+      sync(c.client, "/", (e) => {
         c.probing = false;
         if (!e) this.proven(c, sentAt);
       });

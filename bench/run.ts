@@ -1,0 +1,232 @@
+// npm run bench: failover, graceful handover and store throughput, vigil next to the raw client libraries on
+// the same servers in the same run. Progress on stderr, a table per benchmark on stdout, and the latest
+// results (with the date, the machine and the command) in bench/RESULTS.md.
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { killAllChildren } from "./children.ts";
+import {
+  type Coordinator,
+  etcd3ElectionContestant,
+  etcdctlLockContestant,
+  REPO_ROOT,
+  TTL_SECONDS,
+  vigilContestant,
+  zkRecipeContestant,
+} from "./contestants.ts";
+import { type Contestant, measureHandovers } from "./failover.ts";
+import { etcdServerVersion, LoadWatch, machineInfo, zooKeeperServerVersion } from "./machine.ts";
+import { etcdClient, ZkRaw } from "./raw-clients.ts";
+import {
+  type HandoverRow,
+  handoverDetails,
+  handoverTable,
+  type Section,
+  storeTable,
+  writeResults,
+} from "./report.ts";
+import {
+  FAILOVER_TARGET_MS,
+  failoverSection,
+  GRACEFUL_TARGET_MS,
+  gracefulSection,
+  header,
+  storeSection,
+  ZK_TICK_MS,
+} from "./sections.ts";
+import { type Servers, startServers } from "./servers.ts";
+import { measureStore, STORE_DEFAULTS, type StoreRow } from "./store.ts";
+
+const HELP = `Usage: npm run bench -- [OPTIONS]
+
+Measures, on etcd and ZooKeeper servers it starts itself (through src/local):
+  failover   SIGKILL the leader -> the standby's grant, TTL / session timeout ${TTL_SECONDS} s: vigil elect next to
+             etcd3's Election class and \`etcdctl lock --ttl ${TTL_SECONDS}\` (etcd) and a plain ephemeral-sequential
+             recipe on node-zookeeper-client (ZooKeeper)
+  graceful   SIGTERM the leader -> the standby's grant, the same contestants
+  store      fenced store put/get throughput next to the raw client's put/get on the same server
+Prints a table per benchmark on stdout, progress on stderr, and writes bench/RESULTS.md.
+
+Options:
+  --only failover|graceful|store   run one benchmark (RESULTS.md keeps the other sections)
+  --kills N                        handovers per contestant (default 20)
+  --backend etcd|zookeeper|both    (default both)
+  --etcd-endpoints H:P[,…]         use this etcd instead of starting one
+  --zookeeper-endpoints H:P[,…]    use this ZooKeeper (tickTime 1000 ms assumed) instead of starting one
+  --help
+`;
+
+const RESULTS = join(REPO_ROOT, "bench", "RESULTS.md");
+
+const { values } = parseArgs({
+  options: {
+    only: { type: "string" },
+    kills: { type: "string", default: "20" },
+    backend: { type: "string", default: "both" },
+    "etcd-endpoints": { type: "string" },
+    "zookeeper-endpoints": { type: "string" },
+    help: { type: "boolean" },
+  },
+});
+if (values.help) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
+const usage = (message: string): never => {
+  process.stderr.write(`bench: ${message}\n\n${HELP}`);
+  process.exit(2);
+};
+const only = values.only;
+if (only !== undefined && only !== "failover" && only !== "graceful" && only !== "store") {
+  usage(`--only ${only}: use failover, graceful or store`);
+}
+const kills = Number(values.kills);
+if (!Number.isInteger(kills) || kills < 1) usage(`--kills ${values.kills}: a positive integer`);
+const backends: ReadonlyArray<"etcd" | "zookeeper"> =
+  values.backend === "both"
+    ? ["etcd", "zookeeper"]
+    : values.backend === "etcd" || values.backend === "zookeeper"
+      ? [values.backend]
+      : usage(`--backend ${values.backend}: use etcd, zookeeper or both`);
+const wanted = (s: Section): boolean => only === undefined || only === s;
+const log = (line: string): void => void process.stderr.write(line + "\n");
+const command = ["npm run bench", ...(process.argv.length > 2 ? ["--", ...process.argv.slice(2)] : [])].join(
+  " ",
+);
+
+let servers: Servers | undefined;
+const load = new LoadWatch();
+let interrupted = false;
+process.on("exit", killAllChildren);
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  // `on`, not `once`: the harness re-raises the signal when no other listener is left, and we want to stop
+  // the servers and exit with 130 ourselves.
+  process.on(sig, () => {
+    if (interrupted) return;
+    interrupted = true;
+    log(`bench: ${sig}; stopping every contender and server this run started`);
+    killAllChildren();
+    void (servers?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
+    setTimeout(() => process.exit(130), 5_000).unref();
+  });
+}
+
+function contestantsOf(co: Coordinator, ns: string): Array<{ c: Contestant; targetMs: number | undefined }> {
+  if (co.backend === "etcd") {
+    return [
+      { c: vigilContestant(co, ns), targetMs: FAILOVER_TARGET_MS },
+      { c: etcd3ElectionContestant(co, ns), targetMs: undefined },
+      { c: etcdctlLockContestant(co, ns), targetMs: undefined },
+    ];
+  }
+  return [
+    { c: vigilContestant(co, ns), targetMs: FAILOVER_TARGET_MS + ZK_TICK_MS },
+    { c: zkRecipeContestant(co, ns), targetMs: undefined },
+  ];
+}
+
+async function handovers(
+  coordinators: readonly Coordinator[],
+  signal: "SIGKILL" | "SIGTERM",
+): Promise<HandoverRow[]> {
+  const rows: HandoverRow[] = [];
+  for (const co of coordinators) {
+    const ns = `${signal === "SIGKILL" ? "kill" : "term"}-${process.pid}`;
+    for (const { c, targetMs } of contestantsOf(co, ns)) {
+      if (interrupted) return rows;
+      const verb = signal === "SIGKILL" ? "kill" : "term";
+      const short = c.label.split(" ")[0];
+      log(`${co.backend} ${c.label}: ${kills} × ${signal}`);
+      const result = await measureHandovers(c, {
+        rounds: kills,
+        signal,
+        progressLabel: `${co.backend} ${short} ${verb}`,
+        progress: log,
+        timeoutMs: signal === "SIGKILL" ? 4 * TTL_SECONDS * 1000 + 10_000 : 10_000,
+      });
+      if (result.error !== undefined) log(`${co.backend} ${c.label}: stopped early: ${result.error}`);
+      const target =
+        signal === "SIGKILL" ? targetMs : c.label === "vigil elect" ? GRACEFUL_TARGET_MS : undefined;
+      rows.push({ backend: co.backend, contestant: c.label, result, targetMs: target });
+    }
+  }
+  return rows;
+}
+
+async function main(): Promise<void> {
+  const machine = machineInfo();
+  load.start();
+  log(`bench: starting ${backends.join(" and ")} (${command})`);
+  servers = await startServers(backends, {
+    ...(values["etcd-endpoints"] ? { etcd: values["etcd-endpoints"].split(",") } : {}),
+    ...(values["zookeeper-endpoints"] ? { zookeeper: values["zookeeper-endpoints"].split(",") } : {}),
+    zkTickMs: ZK_TICK_MS,
+  });
+  const coordinators: Coordinator[] = [];
+  if (servers.etcd)
+    coordinators.push({ backend: "etcd", endpoints: servers.etcd, etcd: etcdClient(servers.etcd) });
+  if (servers.zookeeper) {
+    coordinators.push({
+      backend: "zookeeper",
+      endpoints: servers.zookeeper,
+      zk: await ZkRaw.connect(servers.zookeeper),
+    });
+  }
+  const versions: string[] = [];
+  for (const co of coordinators) {
+    if (co.etcd)
+      versions.push(`etcd server ${await etcdServerVersion(co.etcd)} (etcdctl ${machine.etcdctl})`);
+    else versions.push(`ZooKeeper server ${await zooKeeperServerVersion(co.endpoints[0]!)}`);
+  }
+  const sections: Partial<Record<Section, string>> = {};
+  const stamp = (): string => `Measured ${machine.date} with \`${command}\`. ${load.describe()}`;
+  try {
+    if (wanted("failover")) {
+      const rows = await handovers(coordinators, "SIGKILL");
+      const t = handoverTable(rows);
+      process.stdout.write(
+        `\nFailover: SIGKILL the leader -> the standby's grant (TTL ${TTL_SECONDS} s)\n${t}\n`,
+      );
+      sections.failover = failoverSection(t, handoverDetails(rows), stamp());
+    }
+    if (wanted("graceful") && !interrupted) {
+      const rows = await handovers(coordinators, "SIGTERM");
+      const t = handoverTable(rows);
+      process.stdout.write(`\nGraceful handover: SIGTERM the leader -> the standby's grant\n${t}\n`);
+      sections.graceful = gracefulSection(t, handoverDetails(rows), stamp());
+    }
+    if (wanted("store") && !interrupted) {
+      const rows: StoreRow[] = [];
+      for (const co of coordinators) {
+        rows.push(
+          ...(await measureStore(co.backend, co.endpoints, String(process.pid), {
+            ...STORE_DEFAULTS,
+            progress: log,
+          })),
+        );
+      }
+      const t = storeTable(rows);
+      process.stdout.write(`\nStore throughput (ops/s)\n${t}\n`);
+      sections.store = storeSection(t, stamp());
+    }
+  } finally {
+    load.stop();
+    for (const co of coordinators) {
+      co.etcd?.close();
+      co.zk?.close();
+    }
+    await servers.stop();
+  }
+  if (interrupted) return;
+  writeResults(RESULTS, header(machine, versions, servers.description, command), sections);
+  log(`bench: wrote ${RESULTS}`);
+}
+
+try {
+  await main();
+  process.exit(0);
+} catch (e: unknown) {
+  log(`bench: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+  killAllChildren();
+  await servers?.stop().catch(() => {});
+  process.exit(1);
+}

@@ -57,7 +57,7 @@ describe("LeaderElectionService on the memory backend", () => {
 
   it("corrects leader information that someone else overwrote", async () => {
     coordinator = new MemoryCoordinator();
-    const a = await contender("a");
+    await contender("a");
     const key = leaderKey("c1", "test");
     await waitUntil(() => coordinator.get(key) !== undefined);
     const forged = codecs.LeaderInformation.encode({

@@ -26,6 +26,8 @@ export interface LeaderSession {
 }
 
 let zombieGuardDisabled = false;
+/** setTimeout fires at once for longer delays. */
+const MAX_TIMER_MS = 2_147_483_647;
 
 /**
  * TEST ONLY: sessions ignore their deadline from now on, so that tests can show that the backend's fencing
@@ -40,6 +42,7 @@ export class GuardedLeaderSession implements LeaderSession {
   readonly id = randomUUID();
   private deadline: number;
   private readonly controller = new AbortController();
+  private timer: NodeJS.Timeout | undefined;
 
   /**
    * @param deadline monotonic ms until which the session is proven alive (see monotonicNow()).
@@ -53,6 +56,7 @@ export class GuardedLeaderSession implements LeaderSession {
     private readonly onDeadlinePassed: (session: GuardedLeaderSession) => void,
   ) {
     this.deadline = deadline;
+    this.armTimer();
   }
 
   get signal(): AbortSignal {
@@ -72,6 +76,7 @@ export class GuardedLeaderSession implements LeaderSession {
   /** Ends the session. Idempotent; the first reason wins. */
   revoke(reason: string): void {
     if (this.controller.signal.aborted) return;
+    clearTimeout(this.timer);
     this.controller.abort(new LeadershipLostError(this.epoch, reason));
   }
 
@@ -84,6 +89,19 @@ export class GuardedLeaderSession implements LeaderSession {
 
   assertLeader(): void {
     if (!this.isValid()) throw this.controller.signal.reason as LeadershipLostError;
+  }
+
+  /**
+   * A timer at the deadline turns a passed deadline into a revoke even when no action checks it; while
+   * keepalives move the deadline it re-arms itself. (A paused process runs its actions' checks and this timer
+   * in whatever order; both demote it.)
+   */
+  private armTimer(): void {
+    const delay = Math.min(MAX_TIMER_MS, Math.max(0, this.deadline - monotonicNow()) + 1);
+    this.timer = setTimeout(() => {
+      if (this.isValid()) this.armTimer();
+    }, delay);
+    this.timer.unref();
   }
 
   private expire(): void {

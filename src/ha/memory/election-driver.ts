@@ -37,7 +37,6 @@ export class MemoryElectionDriver implements LeaderElectionDriver {
   private predecessorWatch: (() => void) | undefined;
   private leader: GuardedLeaderSession | undefined;
   private keepalive: NodeJS.Timeout | undefined;
-  private guardTimer: NodeJS.Timeout | undefined;
   private unwatch: Array<() => void> = [];
   private closed = false;
 
@@ -107,7 +106,6 @@ export class MemoryElectionDriver implements LeaderElectionDriver {
     const sentAt = monotonicNow();
     if (this.sessionId !== undefined && this.link.coordinator.keepAlive(this.sessionId)) {
       this.leader?.extendDeadline(sentAt + this.link.ttlMs - this.link.safetyMarginMs);
-      this.armGuard();
       // A predecessor may have gone while we were cut off and its watch event was lost: check again.
       if (!this.leader) this.check(sentAt);
       return;
@@ -161,26 +159,14 @@ export class MemoryElectionDriver implements LeaderElectionDriver {
       () => this.revoke("zombie guard deadline passed"),
     );
     this.leader = session;
-    this.armGuard();
     this.listener?.onGrantLeadership(session);
     this.reportLeaderInfo();
-  }
-
-  private armGuard(): void {
-    clearTimeout(this.guardTimer);
-    const session = this.leader;
-    if (!session) return;
-    this.guardTimer = setTimeout(
-      () => session.isValid(),
-      Math.max(0, session.deadlineAt - monotonicNow()) + 1,
-    );
   }
 
   private revoke(reason: string): void {
     const session = this.leader;
     if (!session) return;
     this.leader = undefined;
-    clearTimeout(this.guardTimer);
     session.revoke(reason);
     this.listener?.onRevokeLeadership(session, reason);
   }

@@ -53,7 +53,6 @@ export class ZooKeeperElectionDriver implements LeaderElectionDriver {
   private campaign = 0;
   private latch: Latch | undefined;
   private leader: GuardedLeaderSession | undefined;
-  private guardTimer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private retryMs = RETRY_MIN_MS;
   private checking = false;
@@ -298,28 +297,15 @@ export class ZooKeeperElectionDriver implements LeaderElectionDriver {
       if (this.leader === s) this.abandon("zombie guard: session deadline passed", true);
     });
     this.leader = session;
-    this.armGuard(session);
     this.logger.info("leadership granted", { latch: latch.path, epoch: latch.epoch });
     this.listener?.onGrantLeadership(session);
     this.follower?.refresh();
-  }
-
-  /** A timer at the deadline; the check revokes (via the session's callback) when it has passed. */
-  private armGuard(session: GuardedLeaderSession): void {
-    clearTimeout(this.guardTimer);
-    this.guardTimer = setTimeout(
-      () => {
-        if (this.leader === session && session.isValid()) this.armGuard(session);
-      },
-      Math.max(0, session.deadlineAt - monotonicNow()) + 1,
-    );
   }
 
   private revoke(reason: string): void {
     const session = this.leader;
     if (!session) return;
     this.leader = undefined;
-    clearTimeout(this.guardTimer);
     session.revoke(reason);
     this.logger.info("leadership revoked", { latch: session.electionKey, epoch: session.epoch, reason });
     this.listener?.onRevokeLeadership(session, reason);

@@ -11,6 +11,7 @@
 // Errors common to every method: BackendUnavailableError (nothing sent, or a read failed),
 // PossiblyInconsistentStateError (a write was sent and its outcome is unknown), RecordTooLargeError (refused
 // before sending).
+import { RecordTooLargeError } from "../common/errors.ts";
 import type { LeaderSession } from "./leader-session.ts";
 
 export interface StoredEntry {
@@ -50,4 +51,9 @@ export interface StateHandleStore {
   remove(key: string, fence: LeaderSession, expectedVersion?: bigint): Promise<boolean>;
   /** Reports changes of direct children of `dir` until closed. Starts with nothing; list() for the state. */
   watch(dir: string, onChange: (change: StoreChange) => void): Promise<StoreWatch>;
+}
+
+/** Refuses a value over `limit` bytes before it is sent; every backend's store calls this first. */
+export function assertFits(key: string, value: Uint8Array, limit: number, backend: string): void {
+  if (value.byteLength > limit) throw new RecordTooLargeError(key, value.byteLength, limit, backend);
 }

@@ -6,13 +6,18 @@ import type { ICompare, IKeyValue, IRequestOp, ITxnResponse, Watcher } from "etc
 import {
   AlreadyExistsError,
   NotFoundError,
-  RecordTooLargeError,
   StaleFenceError,
   VersionConflictError,
   describeCause,
 } from "../../common/errors.ts";
 import type { LeaderSession } from "../leader-session.ts";
-import type { StateHandleStore, StoreChange, StoredEntry, StoreWatch } from "../state-handle-store.ts";
+import {
+  assertFits,
+  type StateHandleStore,
+  type StoreChange,
+  type StoredEntry,
+  type StoreWatch,
+} from "../state-handle-store.ts";
 import {
   cancelWatcher,
   deadline,
@@ -59,7 +64,7 @@ export class EtcdStateHandleStore implements StateHandleStore {
   }
 
   async create(key: string, value: Uint8Array, fence: LeaderSession): Promise<bigint> {
-    this.checkSize(key, value);
+    assertFits(key, value, this.maxValueBytes, "etcd");
     fence.assertLeader();
     const res = await this.fencedTxn("create", key, fence, [cmp(this.abs(key), "Create", "Equal", 0n)], {
       request_put: { key: this.abs(key), value: Buffer.from(value) },
@@ -75,7 +80,7 @@ export class EtcdStateHandleStore implements StateHandleStore {
     expectedVersion: bigint,
     fence: LeaderSession,
   ): Promise<bigint> {
-    this.checkSize(key, value);
+    assertFits(key, value, this.maxValueBytes, "etcd");
     fence.assertLeader();
     const res = await this.fencedTxn(
       "replace",
@@ -119,12 +124,6 @@ export class EtcdStateHandleStore implements StateHandleStore {
       value: new Uint8Array(kv.value),
       version: revisionOf(kv, "mod_revision"),
     };
-  }
-
-  private checkSize(key: string, value: Uint8Array): void {
-    if (value.byteLength > this.maxValueBytes) {
-      throw new RecordTooLargeError(key, value.byteLength, this.maxValueBytes, "etcd");
-    }
   }
 
   /** One txn: fence compare + the write's own compares; the else-branch reads the fence key and the key. */

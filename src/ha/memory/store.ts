@@ -3,12 +3,17 @@
 import {
   AlreadyExistsError,
   NotFoundError,
-  RecordTooLargeError,
   StaleFenceError,
   VersionConflictError,
 } from "../../common/errors.ts";
 import type { LeaderSession } from "../leader-session.ts";
-import type { StateHandleStore, StoreChange, StoredEntry, StoreWatch } from "../state-handle-store.ts";
+import {
+  assertFits,
+  type StateHandleStore,
+  type StoreChange,
+  type StoredEntry,
+  type StoreWatch,
+} from "../state-handle-store.ts";
 import type { MemoryCompare, MemoryCoordinator, MemoryEntry, MemoryOp } from "./coordinator.ts";
 
 /** The memory backend accepts what etcd accepts, so that tests catch oversize records early. */
@@ -87,9 +92,7 @@ export class MemoryStateHandleStore implements StateHandleStore {
     own: MemoryCompare | undefined,
     ops: MemoryOp[],
   ): void {
-    if (value && value.byteLength > this.maxValueBytes) {
-      throw new RecordTooLargeError(key, value.byteLength, this.maxValueBytes, "memory");
-    }
+    if (value) assertFits(key, value, this.maxValueBytes, "memory");
     fence.assertLeader();
     this.reachable();
     const fenceCompare: MemoryCompare = { key: fence.electionKey, target: "create", equals: fence.epoch };

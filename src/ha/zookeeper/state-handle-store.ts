@@ -11,12 +11,17 @@ import type { Stat } from "node-zookeeper-client";
 import {
   AlreadyExistsError,
   NotFoundError,
-  RecordTooLargeError,
   StaleFenceError,
   VersionConflictError,
 } from "../../common/errors.ts";
 import type { LeaderSession } from "../leader-session.ts";
-import type { StateHandleStore, StoreChange, StoredEntry, StoreWatch } from "../state-handle-store.ts";
+import {
+  assertFits,
+  type StateHandleStore,
+  type StoreChange,
+  type StoredEntry,
+  type StoreWatch,
+} from "../state-handle-store.ts";
 import type { ZooKeeperConnection } from "./connection.ts";
 import {
   CreateMode,
@@ -73,7 +78,7 @@ export class ZooKeeperStateHandleStore implements StateHandleStore {
   }
 
   async create(key: string, value: Uint8Array, fence: LeaderSession): Promise<bigint> {
-    this.checkSize(key, value);
+    assertFits(key, value, this.maxValueBytes, "ZooKeeper");
     const path = this.path(key);
     const data = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
     for (let attempt = 0; ; attempt++) {
@@ -105,7 +110,7 @@ export class ZooKeeperStateHandleStore implements StateHandleStore {
     expectedVersion: bigint,
     fence: LeaderSession,
   ): Promise<bigint> {
-    this.checkSize(key, value);
+    assertFits(key, value, this.maxValueBytes, "ZooKeeper");
     const path = this.path(key);
     const data = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
     const outcome = await this.write(key, fence, [
@@ -185,12 +190,6 @@ export class ZooKeeperStateHandleStore implements StateHandleStore {
       } catch {
         return;
       }
-    }
-  }
-
-  private checkSize(key: string, value: Uint8Array): void {
-    if (value.byteLength > this.maxValueBytes) {
-      throw new RecordTooLargeError(key, value.byteLength, this.maxValueBytes, "ZooKeeper");
     }
   }
 

@@ -2,6 +2,8 @@
 // leader, and coordinator member failures. etcd and ZooKeeper only (memory is in-process).
 import { afterEach, describe, expect, it } from "vitest";
 import { sleep } from "../../src/common/clock.ts";
+import type { LeaderInfo } from "../../src/ha/election-driver.ts";
+import { LeaderRetrievalService } from "../../src/ha/leader-retrieval-service.ts";
 import { type VigilProcess, spawnVigil } from "../harness/processes.ts";
 import type { ServerCluster } from "../harness/servers.ts";
 import { type BackendFixture, Closer, freshClusterId, leaderOf } from "./fixture.ts";
@@ -161,6 +163,32 @@ export function processContract(fixture: () => ProcessFixture): void {
         expect(keys.some((k) => k.includes(`/${epochOf(bGrant).toString().padStart(20, "0")}-`))).toBe(true);
       });
     }
+
+    it("a coordinator restart shorter than the TTL costs the leader nothing: no revoke, same epoch", async () => {
+      const f = fixture();
+      const cluster = freshClusterId("blip");
+      const a = spawn(elect(f, f.cluster.endpoints, cluster, "a"));
+      const grant = await a.waitForEvent(isGrant, 15_000);
+      const b = spawn(elect(f, f.cluster.endpoints, cluster, "b"));
+      await b.waitForEvent((e) => e["event"] === "campaigning", 15_000);
+      await sleep(300);
+      const t0 = performance.now();
+      await f.cluster.kill(0);
+      await f.cluster.restart(0);
+      const downMs = performance.now() - t0;
+      await sleep(TTL_S * 2 * 1000);
+      expect(downMs).toBeLessThan((TTL_S * 1000) / 2);
+      expect(a.events.filter((e) => e["event"] === "revoked")).toEqual([]);
+      expect(leading(a)).toBe(true);
+      expect(b.events.filter(isGrant)).toEqual([]);
+      const reader = closer.add(await f.client(cluster));
+      const retrieval = new LeaderRetrievalService(reader.createRetrievalDriver("diagnostic"));
+      closer.add(retrieval);
+      const seen = new Promise<LeaderInfo | undefined>(
+        (resolve) => void retrieval.start({ notifyLeader: resolve }),
+      );
+      expect((await seen)?.epoch).toBe(epochOf(grant));
+    });
 
     it("leader retrieval sees every change, across a coordinator restart", async () => {
       const f = fixture();

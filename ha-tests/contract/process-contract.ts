@@ -2,6 +2,8 @@
 // leader, and coordinator member failures. etcd and ZooKeeper only (memory is in-process).
 import { afterEach, describe, expect, it } from "vitest";
 import { sleep } from "../../src/common/clock.ts";
+import { PossiblyInconsistentStateError } from "../../src/common/errors.ts";
+import { GuardedLeaderSession } from "../../src/ha/leader-session.ts";
 import type { LeaderInfo } from "../../src/ha/election-driver.ts";
 import { LeaderRetrievalService } from "../../src/ha/leader-retrieval-service.ts";
 import { type VigilProcess, spawnVigil } from "../harness/processes.ts";
@@ -188,6 +190,29 @@ export function processContract(fixture: () => ProcessFixture): void {
         (resolve) => void retrieval.start({ notifyLeader: resolve }),
       );
       expect((await seen)?.epoch).toBe(epochOf(grant));
+    });
+
+    it("a write whose reply never comes is reported as outcome unknown, never as failed", async () => {
+      const f = fixture();
+      const cluster = freshClusterId("unknown");
+      const a = await leaderOf(f, closer, cluster, "a");
+      // A session that does not expire locally, so that the write is really sent while the server is frozen.
+      const fence = new GuardedLeaderSession(
+        a.session.epoch,
+        a.session.electionKey,
+        Number.POSITIVE_INFINITY,
+        () => {},
+      );
+      await a.backend.store.create("u/before", new Uint8Array([1]), fence);
+      f.cluster.pause(0);
+      let error: unknown;
+      try {
+        error = await a.backend.store.create("u/k", new Uint8Array([2]), fence).catch((e: unknown) => e);
+      } finally {
+        f.cluster.resume(0);
+      }
+      expect(error).toBeInstanceOf(PossiblyInconsistentStateError);
+      expect((error as Error).message).toMatch(/u\/k: outcome unknown/);
     });
 
     it("leader retrieval sees every change, across a coordinator restart", async () => {

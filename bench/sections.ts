@@ -43,14 +43,14 @@ ZooKeeper plus one server tick (${ZK_TICK_MS} ms). Percentiles are nearest-rank,
 
 ${table}
 
-Where the spread comes from, for every client alike: etcd 3.4 revokes expired leases in a loop that runs every
-500 ms (\`lessor.runLoop\`), so after a SIGKILL the campaign key goes between TTL − (time since the last
-keepalive) and TTL + 0.5 s. vigil sends keepalives every TTL/4 (0.5 s), etcd3 and etcdctl about every TTL/3,
-so each etcd contestant's window is roughly [1.3–1.5 s, 2.5 s]; a kill that lands just after a keepalive and
-just after a lessor pass exceeds TTL + 0.3 s (up to ~8 % of kills for vigil if both phases were uniform), so
-with 20 kills, where p99 is the maximum, the etcd verdict can flip from run to run. On etcd 3.4 that target can
-be missed by any client; what the server bounds is TTL + 0.5 s (plus a few ms). ZooKeeper expires sessions in
-tick-sized buckets, so there the window is [timeout − time since the last ping, timeout + one tick].
+Where the spread comes from: etcd 3.4 revokes expired leases in a loop that runs every 500 ms
+(\`lessor.runLoop\`), so after a SIGKILL a dead client's campaign key goes between TTL − (time since its last
+keepalive) and TTL + 0.5 s; etcd3's Election and etcdctl wait for that loop, so their window is roughly
+[1.3 s, 2.5 s] and they can miss TTL + 0.3 s. vigil's standby right behind the leader does not wait for it: it
+polls the leader lease's remaining TTL every 200 ms in its last second and, once etcd has proven the lease
+expired (src/ha/etcd/predecessor-reaper.ts explains the proof; leases of 2 s and more), revokes it itself, so
+its window ends at about TTL + 0.2 s plus a round trip. ZooKeeper expires sessions in tick-sized buckets, so
+there the window is [timeout − time since the last ping, timeout + one tick].
 
 Samples (s):
 

@@ -1,20 +1,23 @@
 // The etcd election driver against a real etcd: one leader among three, graceful handover, the zombie guard
-// under a frozen etcd, fencing of a deposed leader, corrupt leader information.
+// under a frozen etcd, fencing of a deposed leader, corrupt leader information, a dead leader's expired lease
+// reaped by its successor (and why that is safe on etcd 3.4).
 import { Etcd3 } from "etcd3";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { monotonicNow } from "../src/common/clock.ts";
+import { monotonicNow, sleep } from "../src/common/clock.ts";
 import {
   BackendUnavailableError,
   CorruptRecordError,
   LeadershipLostError,
   StaleFenceError,
 } from "../src/common/errors.ts";
-import { silentLogger } from "../src/common/logger.ts";
+import { createLogger, silentLogger } from "../src/common/logger.ts";
 import { compileHaConfig, type HaConfig } from "../src/config/ha-config.ts";
 import type { HaBackend } from "../src/ha/backend.ts";
 import type { LeaderElectionDriver, LeaderElectionListener, LeaderInfo } from "../src/ha/election-driver.ts";
+import { closeEtcdContext, createEtcdContext } from "../src/ha/etcd/client.ts";
+import { EtcdElectionDriver } from "../src/ha/etcd/election-driver.ts";
 import { createEtcdBackend } from "../src/ha/etcd/index.ts";
-import { leaderKey } from "../src/ha/keys.ts";
+import { electionRoot, leaderKey } from "../src/ha/keys.ts";
 import { GuardedLeaderSession, type LeaderSession } from "../src/ha/leader-session.ts";
 import { waitUntil } from "../src/ha/testing.ts";
 import { startEtcd } from "./harness/servers.ts";
@@ -245,5 +248,128 @@ describe("etcd election driver", () => {
     expect((err as Error).message).toMatch(/check that etcd runs there/);
     const driver = backend.createElectionDriver("jobmanager");
     await expect(driver.start(new Recorder("x", driver))).rejects.toBeInstanceOf(BackendUnavailableError);
+  });
+});
+
+describe("etcd: a dead leader's expired lease, reaped by its successor", () => {
+  /** Local time by which etcd has certainly expired a lease granted (and never renewed) by the reply at `at`. */
+  const expiredBy = (at: number, ttlSeconds: number): number => at + ttlSeconds * 1000 + 20;
+
+  it("etcd 3.4 cannot revive an expired lease by a keepalive, and reads a live 1 s lease as TTL 0", async () => {
+    const raw = new Etcd3({ hosts: config("probe").endpoints.map((e) => `http://${e}`) });
+    const leases = raw.leaseClient;
+    const keepalive = async (id: string): Promise<number> => {
+      const stream = await leases.leaseKeepAlive();
+      return new Promise<number>((resolve, reject) => {
+        stream.on("data", (d: { TTL: string }) => {
+          resolve(Number(d.TTL));
+          stream.end();
+        });
+        stream.on("error", reject);
+        stream.write({ ID: id });
+      });
+    };
+    try {
+      // LeaseTimeToLive truncates the remaining time to whole seconds: "TTL 0" is no proof of expiry.
+      const live = await leases.leaseGrant({ TTL: 1 });
+      expect(Number((await leases.leaseTimeToLive({ ID: live.ID })).TTL)).toBe(0);
+      expect(await keepalive(live.ID)).toBe(1);
+      const two = await leases.leaseGrant({ TTL: 2 });
+      expect(Number((await leases.leaseTimeToLive({ ID: two.ID })).TTL)).toBe(1);
+
+      // An expired lease whose key etcd's lessor has not removed yet (it runs every 500 ms): a keepalive waits
+      // for the revocation and reports TTL 0; the key is gone.
+      let probed = 0;
+      for (let attempt = 0; attempt < 10 && probed < 3; attempt++) {
+        const lease = await leases.leaseGrant({ TTL: 1 });
+        const grantedAt = monotonicNow();
+        const key = `probe/${process.pid}/${lease.ID}`;
+        await raw.put(key).value("x").lease(lease.ID);
+        await sleep(expiredBy(grantedAt, 1) - monotonicNow());
+        if ((await raw.get(key).string()) === null) continue; // the lessor was quicker; try again
+        const ttl = Number((await leases.leaseTimeToLive({ ID: lease.ID })).TTL);
+        expect(ttl).toBeLessThanOrEqual(0);
+        expect(await keepalive(lease.ID)).toBe(0);
+        expect(await raw.get(key).string()).toBeNull();
+        const after = await leases.leaseTimeToLive({ ID: lease.ID });
+        expect(Number(after.grantedTTL)).toBe(0); // not found
+        probed++;
+      }
+      expect(probed).toBe(3);
+    } finally {
+      raw.close();
+    }
+  });
+
+  const TTL_S = 2; // the reaper needs leases of 2 s or more (see src/ha/etcd/predecessor-reaper.ts)
+
+  /** A contender with its own etcd client, so that the test can cut it off as a SIGKILL would. */
+  async function contender(id: string, name: string, lines?: string[]) {
+    const logger = lines ? createLogger("info", {}, (line) => lines.push(line)) : silentLogger;
+    const ctx = createEtcdContext(config(id, { ttlMs: TTL_S * 1000, safetyMarginMs: 200 }), logger);
+    const driver = new EtcdElectionDriver(ctx, electionRoot(id, "jobmanager"), leaderKey(id, "jobmanager"));
+    const rec = new Recorder(name, driver);
+    await driver.start(rec);
+    return {
+      rec,
+      kill: () => closeEtcdContext(ctx), // no revoke, no more keepalives: etcd only sees the connection go
+      close: async () => {
+        await driver.close();
+        closeEtcdContext(ctx);
+      },
+    };
+  }
+
+  it("never reaps the lease of a live leader", async () => {
+    const id = `etcd-reap-live-${process.pid}`;
+    const a = await contender(id, "a");
+    const b = await contender(id, "b");
+    try {
+      await waitUntil(() => a.rec.leading, 5_000, "a to lead");
+      await sleep(3 * TTL_S * 1000);
+      expect(a.rec.leading).toBe(true);
+      expect(a.rec.of("revoked")).toEqual([]);
+      expect(b.rec.of("granted")).toEqual([]);
+    } finally {
+      await b.close();
+      await a.close();
+    }
+  });
+
+  it(`a SIGKILLed leader's successor is granted within TTL + 0.35 s (TTL ${TTL_S} s), after the dead leader's guard`, async () => {
+    const samples: number[] = [];
+    let reaped = 0;
+    for (let round = 0; round < 5; round++) {
+      const id = `etcd-reap-${process.pid}-${round}`;
+      const lines: string[] = [];
+      const a = await contender(id, "a");
+      const b = await contender(id, "b", lines);
+      try {
+        await waitUntil(() => a.rec.leading, 5_000, "a to lead");
+        await sleep(200 + Math.random() * 700); // a random phase of the keepalive cycle
+        const killedAt = monotonicNow();
+        a.kill();
+        await waitUntil(() => b.rec.leading, TTL_S * 1000 + 2_000, "b to lead");
+        const grantedAt = b.rec.of("granted")[0]!.at;
+        samples.push((grantedAt - killedAt) / 1000);
+        // The dead leader's zombie guard ended its session before the successor was granted.
+        const revoked = a.rec.of("revoked")[0];
+        expect(revoked?.reason).toMatch(/zombie guard/);
+        expect(revoked!.at).toBeLessThan(grantedAt);
+        // Either the successor reaped the lease (logged with its id) or etcd's lessor was quicker this time.
+        const hex = a.rec.of("granted")[0]!.session.electionKey.split("/").at(-1);
+        if (lines.some((l) => l.includes("revoked the expired lease") && l.includes(`lease=${hex}`)))
+          reaped++;
+      } finally {
+        await b.close();
+        await a.close();
+      }
+    }
+    console.log(
+      `etcd SIGKILL failover, TTL ${TTL_S} s: ${samples.map((s) => s.toFixed(3)).join(", ")} s; reaped by the successor: ${reaped} of 5`,
+    );
+    // The reaper polls every 0.2 s, etcd's lessor every 0.5 s: the reaper wins most rounds.
+    expect(reaped).toBeGreaterThan(0);
+    for (const s of samples) expect(s).toBeLessThanOrEqual(TTL_S + 0.35);
   });
 });

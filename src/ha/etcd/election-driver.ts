@@ -6,6 +6,8 @@
 // their predecessor. Every campaign has a generation: callbacks of an ended campaign are ignored. A campaign
 // ends when its lease is lost, its key is deleted, the zombie guard's deadline passes, or on close(); the
 // driver then campaigns again with a new lease as soon as etcd answers.
+// The leader's immediate successor revokes the leader's lease once etcd proves it expired, instead of waiting
+// up to 0.5 s more for etcd 3.4's lessor (predecessor-reaper.ts).
 import type { Watcher } from "etcd3";
 import { monotonicNow, sleep } from "../../common/clock.ts";
 import { LeadershipLostError, LifecycleError, StaleFenceError, describeCause } from "../../common/errors.ts";
@@ -15,6 +17,7 @@ import { GuardedLeaderSession, type LeaderSession } from "../leader-session.ts";
 import { cancelWatcher, deadline, type EtcdContext, prefixEnd, unavailable, writeOnce } from "./client.ts";
 import { LeaderFollower } from "./leader-follower.ts";
 import { EtcdLease } from "./lease.ts";
+import { PredecessorReaper } from "./predecessor-reaper.ts";
 
 interface Campaign {
   readonly gen: number;
@@ -22,6 +25,8 @@ interface Campaign {
   readonly key: string;
   readonly epoch: bigint;
   predecessor: { key: string; watcher: Watcher } | undefined;
+  /** Set while the predecessor is the leader (the head of the queue): revokes its lease once it expired. */
+  reaper: PredecessorReaper | undefined;
   self: Watcher | undefined;
   checking: boolean;
   recheck: boolean;
@@ -185,6 +190,7 @@ export class EtcdElectionDriver implements LeaderElectionDriver {
       key,
       epoch,
       predecessor: undefined,
+      reaper: undefined,
       self: undefined,
       checking: false,
       recheck: false,
@@ -251,6 +257,17 @@ export class EtcdElectionDriver implements LeaderElectionDriver {
                   keys_only: true,
                 },
               },
+              {
+                // The head of the queue: when it is our predecessor, we are next and reap its expired lease.
+                request_range: {
+                  key: Buffer.from(this.campaignPrefix),
+                  range_end: prefixEnd(this.campaignPrefix),
+                  sort_order: "Ascend",
+                  sort_target: "Create",
+                  limit: 1,
+                  keys_only: true,
+                },
+              },
             ],
           },
           deadline(this.ctx.config.requestTimeoutMs),
@@ -265,7 +282,10 @@ export class EtcdElectionDriver implements LeaderElectionDriver {
           this.grant(c);
           return;
         }
-        this.watchPredecessor(c, predecessor.key.toString(), BigInt(res.header.revision) + 1n);
+        const key = predecessor.key.toString();
+        const head = res.responses[1]?.response_range?.kvs[0]?.key.toString();
+        this.watchPredecessor(c, key, BigInt(res.header.revision) + 1n);
+        this.reapPredecessor(c, head === key ? key : undefined);
       } while (c.recheck);
     } catch (e: unknown) {
       // The next keepalive re-checks.
@@ -297,6 +317,13 @@ export class EtcdElectionDriver implements LeaderElectionDriver {
     });
   }
 
+  /** Runs a reaper for the predecessor `key` while it leads; stops it when `key` is undefined. */
+  private reapPredecessor(c: Campaign, key: string | undefined): void {
+    if (c.reaper?.key === key) return;
+    c.reaper?.stop();
+    c.reaper = key ? PredecessorReaper.forKey(this.ctx, this.campaignPrefix, key)?.start() : undefined;
+  }
+
   private grant(c: Campaign): void {
     const deadlineAt = c.lease.provenUntil - this.ctx.config.safetyMarginMs;
     // Not proven alive right now (keepalives failing): wait; the next acknowledged keepalive checks again.
@@ -308,6 +335,7 @@ export class EtcdElectionDriver implements LeaderElectionDriver {
     this.session = session;
     void cancelWatcher(this.ctx, c.predecessor?.watcher);
     c.predecessor = undefined;
+    this.reapPredecessor(c, undefined);
     this.armGuard();
     this.ctx.logger.info("etcd: leadership granted", { epoch: c.epoch, key: c.key });
     this.listener?.onGrantLeadership(session);
@@ -367,6 +395,7 @@ export class EtcdElectionDriver implements LeaderElectionDriver {
     const watchers = [c.self, c.predecessor?.watcher];
     c.self = undefined;
     c.predecessor = undefined;
+    this.reapPredecessor(c, undefined);
     await Promise.all(watchers.map((w) => cancelWatcher(this.ctx, w)));
   }
 }

@@ -13,56 +13,15 @@ import {
 import { createLogger, silentLogger } from "../src/common/logger.ts";
 import { compileHaConfig, type HaConfig } from "../src/config/ha-config.ts";
 import type { HaBackend } from "../src/ha/backend.ts";
-import type { LeaderElectionDriver, LeaderElectionListener, LeaderInfo } from "../src/ha/election-driver.ts";
+import type { LeaderElectionDriver, LeaderInfo } from "../src/ha/election-driver.ts";
 import { closeEtcdContext, createEtcdContext } from "../src/ha/etcd/client.ts";
 import { EtcdElectionDriver } from "../src/ha/etcd/election-driver.ts";
 import { createEtcdBackend } from "../src/ha/etcd/index.ts";
 import { electionRoot, leaderKey } from "../src/ha/keys.ts";
-import { GuardedLeaderSession, type LeaderSession } from "../src/ha/leader-session.ts";
+import { GuardedLeaderSession } from "../src/ha/leader-session.ts";
 import { waitUntil } from "../src/ha/testing.ts";
+import { DriverRecorder } from "./harness/driver-recorder.ts";
 import { startEtcd } from "./harness/servers.ts";
-
-type DriverEvent =
-  | { readonly type: "granted"; readonly at: number; readonly session: LeaderSession }
-  | { readonly type: "revoked"; readonly at: number; readonly epoch: bigint; readonly reason: string }
-  | { readonly type: "info"; readonly at: number; readonly info: LeaderInfo | undefined }
-  | { readonly type: "error"; readonly at: number; readonly error: Error };
-
-/** Records every driver callback with its monotonic time; publishes on grant like the service would. */
-class Recorder implements LeaderElectionListener {
-  readonly events: DriverEvent[] = [];
-  session: LeaderSession | undefined;
-  constructor(
-    readonly name: string,
-    readonly driver: LeaderElectionDriver,
-    private readonly publish = true,
-  ) {}
-  get leading(): boolean {
-    return this.session?.isValid() ?? false;
-  }
-  of<T extends DriverEvent["type"]>(type: T): Array<Extract<DriverEvent, { type: T }>> {
-    return this.events.filter((e): e is Extract<DriverEvent, { type: T }> => e.type === type);
-  }
-  onGrantLeadership(session: LeaderSession): void {
-    this.session = session;
-    this.events.push({ type: "granted", at: monotonicNow(), session });
-    if (this.publish) {
-      this.driver
-        .publishLeaderInformation(session, { name: this.name, address: `${this.name}.example:7000` })
-        .catch((e: unknown) => this.onError(e as Error));
-    }
-  }
-  onRevokeLeadership(session: LeaderSession, reason: string): void {
-    if (this.session === session) this.session = undefined;
-    this.events.push({ type: "revoked", at: monotonicNow(), epoch: session.epoch, reason });
-  }
-  onLeaderInformationChange(info: LeaderInfo | undefined): void {
-    this.events.push({ type: "info", at: monotonicNow(), info });
-  }
-  onError(error: Error): void {
-    this.events.push({ type: "error", at: monotonicNow(), error });
-  }
-}
 
 const TTL_MS = 1_000;
 let etcd: Awaited<ReturnType<typeof startEtcd>>;
@@ -97,15 +56,15 @@ describe("etcd election driver", () => {
     for (const b of backends.splice(0)) await b.close();
   });
 
-  async function contenders(clusterId: string, names: string[]): Promise<Recorder[]> {
-    const out: Recorder[] = [];
+  async function contenders(clusterId: string, names: string[]): Promise<DriverRecorder[]> {
+    const out: DriverRecorder[] = [];
     for (const name of names) {
       const backend = createEtcdBackend(config(clusterId), silentLogger);
       backends.push(backend);
       await backend.connect();
       const driver = backend.createElectionDriver("jobmanager");
       drivers.push(driver);
-      const rec = new Recorder(name, driver);
+      const rec = new DriverRecorder(name, driver);
       await driver.start(rec);
       out.push(rec);
     }
@@ -247,7 +206,9 @@ describe("etcd election driver", () => {
     expect((err as Error).message).toContain("127.0.0.1:1");
     expect((err as Error).message).toMatch(/check that etcd runs there/);
     const driver = backend.createElectionDriver("jobmanager");
-    await expect(driver.start(new Recorder("x", driver))).rejects.toBeInstanceOf(BackendUnavailableError);
+    await expect(driver.start(new DriverRecorder("x", driver))).rejects.toBeInstanceOf(
+      BackendUnavailableError,
+    );
   });
 });
 
@@ -308,7 +269,7 @@ describe("etcd: a dead leader's expired lease, reaped by its successor", () => {
     const logger = lines ? createLogger("info", {}, (line) => lines.push(line)) : silentLogger;
     const ctx = createEtcdContext(config(id, { ttlMs: TTL_S * 1000, safetyMarginMs: 200 }), logger);
     const driver = new EtcdElectionDriver(ctx, electionRoot(id, "jobmanager"), leaderKey(id, "jobmanager"));
-    const rec = new Recorder(name, driver);
+    const rec = new DriverRecorder(name, driver);
     await driver.start(rec);
     return {
       rec,

@@ -8,14 +8,14 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Client } from "node-zookeeper-client";
 import { afterEach, describe, expect, it } from "vitest";
-import { etcdClient, zkConnect, zkCreate, zkGet } from "./harness/clients.ts";
 import { clusterRoles, HarnessCluster, inspectCluster } from "../src/local/cluster.ts";
 import { Member } from "../src/local/member.ts";
-import { spawnVigil, type VigilProcess } from "./harness/processes.ts";
 import { isSameProcess, startTimeOf, stateOf } from "../src/local/proc.ts";
 import { RECORD_DIR, type RecordFile, Registration, TEMP_PREFIX } from "../src/local/registry.ts";
-import { type ServerCluster, startEtcd, startZooKeeper } from "./harness/servers.ts";
 import { reapStale } from "../src/local/stale.ts";
+import { etcdClient, zkConnect, zkCreate, zkGet } from "./harness/clients.ts";
+import { spawnVigil, type VigilProcess } from "./harness/processes.ts";
+import { type ServerCluster, startEtcd, startZooKeeper } from "./harness/servers.ts";
 
 const ECHO = fileURLToPath(new URL("./harness/fixtures/echo.ts", import.meta.url));
 

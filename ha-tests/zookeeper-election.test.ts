@@ -12,52 +12,14 @@ import {
 import { silentLogger } from "../src/common/logger.ts";
 import { compileHaConfig, type HaConfig } from "../src/config/ha-config.ts";
 import type { HaBackend } from "../src/ha/backend.ts";
-import type { LeaderElectionDriver, LeaderElectionListener, LeaderInfo } from "../src/ha/election-driver.ts";
+import type { LeaderElectionDriver, LeaderInfo } from "../src/ha/election-driver.ts";
 import { leaderKey } from "../src/ha/keys.ts";
-import { GuardedLeaderSession, type LeaderSession } from "../src/ha/leader-session.ts";
+import { GuardedLeaderSession } from "../src/ha/leader-session.ts";
 import type { LeaderRetrievalDriver } from "../src/ha/retrieval-driver.ts";
 import { waitUntil } from "../src/ha/testing.ts";
 import { createZooKeeperBackend } from "../src/ha/zookeeper/index.ts";
+import { DriverRecorder } from "./harness/driver-recorder.ts";
 import { clusterRoles, startZooKeeper } from "./harness/servers.ts";
-
-type DriverEvent =
-  | { readonly type: "granted"; readonly at: number; readonly session: LeaderSession }
-  | { readonly type: "revoked"; readonly at: number; readonly epoch: bigint; readonly reason: string }
-  | { readonly type: "info"; readonly at: number; readonly info: LeaderInfo | undefined }
-  | { readonly type: "error"; readonly at: number; readonly error: Error };
-
-/** Records every driver callback with its monotonic time; publishes on grant as the service would. */
-class Recorder implements LeaderElectionListener {
-  readonly events: DriverEvent[] = [];
-  session: LeaderSession | undefined;
-  constructor(
-    readonly name: string,
-    readonly driver: LeaderElectionDriver,
-  ) {}
-  get leading(): boolean {
-    return this.session?.isValid() ?? false;
-  }
-  of<T extends DriverEvent["type"]>(type: T): Array<Extract<DriverEvent, { type: T }>> {
-    return this.events.filter((e): e is Extract<DriverEvent, { type: T }> => e.type === type);
-  }
-  onGrantLeadership(session: LeaderSession): void {
-    this.session = session;
-    this.events.push({ type: "granted", at: monotonicNow(), session });
-    this.driver
-      .publishLeaderInformation(session, { name: this.name, address: `${this.name}.example:7000` })
-      .catch((e: unknown) => this.onError(e as Error));
-  }
-  onRevokeLeadership(session: LeaderSession, reason: string): void {
-    if (this.session === session) this.session = undefined;
-    this.events.push({ type: "revoked", at: monotonicNow(), epoch: session.epoch, reason });
-  }
-  onLeaderInformationChange(info: LeaderInfo | undefined): void {
-    this.events.push({ type: "info", at: monotonicNow(), info });
-  }
-  onError(error: Error): void {
-    this.events.push({ type: "error", at: monotonicNow(), error });
-  }
-}
 
 const SESSION_MS = 2_000;
 let zk: Awaited<ReturnType<typeof startZooKeeper>>;
@@ -115,12 +77,12 @@ describe("ZooKeeper election driver", () => {
     return b;
   }
 
-  async function contenders(clusterId: string, names: string[]): Promise<Recorder[]> {
-    const out: Recorder[] = [];
+  async function contenders(clusterId: string, names: string[]): Promise<DriverRecorder[]> {
+    const out: DriverRecorder[] = [];
     for (const name of names) {
       const driver = (await backend(clusterId)).createElectionDriver("jobmanager");
       drivers.push(driver);
-      const rec = new Recorder(name, driver);
+      const rec = new DriverRecorder(name, driver);
       await driver.start(rec);
       out.push(rec);
     }
@@ -219,7 +181,7 @@ describe("ZooKeeper election driver", () => {
       await b.connect();
       const driver = b.createElectionDriver("jobmanager");
       drivers.push(driver);
-      const leader = new Recorder("a", driver);
+      const leader = new DriverRecorder("a", driver);
       await driver.start(leader);
       await waitUntil(() => leader.leading, 5_000, "a to lead");
       // A second client on the same follower, to show that local reads are still answered.

@@ -3,10 +3,10 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { sleep } from "../../src/common/clock.ts";
 import { PossiblyInconsistentStateError } from "../../src/common/errors.ts";
-import { GuardedLeaderSession } from "../../src/ha/leader-session.ts";
 import type { LeaderInfo } from "../../src/ha/election-driver.ts";
 import { LeaderRetrievalService } from "../../src/ha/leader-retrieval-service.ts";
-import { type VigilProcess, spawnVigil } from "../harness/processes.ts";
+import { GuardedLeaderSession } from "../../src/ha/leader-session.ts";
+import { spawnVigil, type VigilProcess } from "../harness/processes.ts";
 import type { ServerCluster } from "../harness/servers.ts";
 import { type BackendFixture, Closer, freshClusterId, leaderOf } from "./fixture.ts";
 

@@ -1,5 +1,6 @@
 // Follows one election's leader key: read, report, watch; read again after a reconnect and start over after a
-// compaction, so that no change is missed for good. Shared by the election driver (which corrects published
+// compaction, so that no change is missed for good. It also reads again every TTL: a watch stream that hangs on
+// a frozen member reports nothing and no error, and retrieval must not stay silent behind it for good. Shared by the election driver (which corrects published
 // information) and the retrieval driver.
 import type { IKeyValue, Watcher } from "etcd3";
 import { sleep } from "../../common/clock.ts";
@@ -26,6 +27,7 @@ export class LeaderFollower {
   /** Revision of the newest state reported; older reads that answer late are dropped. */
   private reportedRevision = -1n;
   private resyncing = false;
+  private refresh: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly ctx: EtcdContext,
@@ -38,11 +40,14 @@ export class LeaderFollower {
   async start(): Promise<void> {
     const revision = await this.read(this.ctx.config.connectTimeoutMs);
     this.watchFrom(revision + 1n);
+    this.refresh = setInterval(() => void this.resync(false), this.ctx.config.ttlMs);
+    this.refresh.unref();
   }
 
   /** Stops following. Idempotent. */
   async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.refresh);
     const w = this.watcher;
     this.watcher = undefined;
     await cancelWatcher(this.ctx, w);

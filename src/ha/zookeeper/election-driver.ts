@@ -55,7 +55,8 @@ export class ZooKeeperElectionDriver implements LeaderElectionDriver {
   private leader: GuardedLeaderSession | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private retryMs = RETRY_MIN_MS;
-  private checking = false;
+  /** The campaign whose check is running; a newer campaign never waits behind an older one's check. */
+  private checking: number | undefined;
   private checkAgain = false;
   private unsubscribe: (() => void) | undefined;
   private follower: LeaderRecordFollower | undefined;
@@ -233,23 +234,29 @@ export class ZooKeeperElectionDriver implements LeaderElectionDriver {
     );
   }
 
-  /** Checks the latch order soon; overlapping requests coalesce into one more check. */
+  /**
+   * Checks the latch order soon; overlapping requests of one campaign coalesce into one more check. A check of
+   * an older campaign (stuck on a frozen server, say) neither blocks nor swallows the current campaign's.
+   */
   private checkSoon(campaign: number): void {
     if (campaign !== this.campaign || this.state !== "started" || !this.latch) return;
-    if (this.checking) {
+    if (this.checking === campaign) {
       this.checkAgain = true;
       return;
     }
-    this.checking = true;
+    this.checking = campaign;
     this.checkAgain = false;
+    const finished = (): boolean => {
+      if (this.checking !== campaign) return false;
+      this.checking = undefined;
+      return true;
+    };
     this.check(campaign).then(
       () => {
-        this.checking = false;
-        if (this.checkAgain) this.checkSoon(campaign);
+        if (finished() && this.checkAgain) this.checkSoon(campaign);
       },
       (e: unknown) => {
-        this.checking = false;
-        this.retry(campaign, e, () => this.checkSoon(campaign));
+        if (finished()) this.retry(campaign, e, () => this.checkSoon(campaign));
       },
     );
   }

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { LeadershipLostError, StaleFenceError } from "../common/errors.ts";
+import { sleep } from "../common/clock.ts";
 import { silentLogger } from "../common/logger.ts";
 import { codecs } from "../generated/records.ts";
 import type { LeaderElectionDriver, LeaderElectionListener } from "./election-driver.ts";
@@ -172,5 +173,52 @@ describe("LeaderElectionService ordering guarantees", () => {
     driver.listener!.onRevokeLeadership(s1, "gone");
     expect(await service.confirmLeadership(s1, "x:1")).toBe(false);
     expect(driver.published).toEqual([]);
+  });
+  it("hands what a contender throws to handleError and still closes the driver", async () => {
+    const driver = new ScriptedDriver();
+    let driverClosed = false;
+    driver.close = async () => {
+      driverClosed = true;
+    };
+    const service = new LeaderElectionService(driver, "x", silentLogger);
+    const errors: Error[] = [];
+    await service.start({
+      grantLeadership: () => {
+        throw new Error("recovery failed");
+      },
+      revokeLeadership: () => {
+        throw new Error("cannot stop");
+      },
+      handleError: (e) => errors.push(e),
+    });
+    driver.listener!.onGrantLeadership(session(1n));
+    await service.close();
+    expect(errors.map((e) => e.message)).toEqual(["recovery failed", "cannot stop"]);
+    expect(driverClosed).toBe(true);
+    driver.listener!.onGrantLeadership(session(2n)); // after close: dropped
+    expect(errors).toHaveLength(2);
+  });
+
+  it("retries a failed publication while the session lasts, and stops when it ends", async () => {
+    const driver = new ScriptedDriver();
+    let failures = 2;
+    driver.publishLeaderInformation = async (s: LeaderSession) => {
+      if (failures-- > 0) throw new Error("backend unavailable");
+      driver.published.push(s.epoch);
+    };
+    const service = new LeaderElectionService(driver, "x", silentLogger);
+    const rec = new RecordingContender(service, "x", "x:1");
+    await service.start(rec);
+    const s1 = session(1n);
+    driver.listener!.onGrantLeadership(s1);
+    await waitUntil(() => driver.published.length === 1, 2_000, "the retried publication");
+    expect(driver.published).toEqual([1n]);
+    expect(rec.errors.map((e) => e.message)).toEqual(["backend unavailable", "backend unavailable"]);
+    failures = 100;
+    driver.listener!.onRevokeLeadership(s1, "gone");
+    await service.close();
+    const after = rec.errors.length;
+    await sleep(200);
+    expect(rec.errors.length).toBe(after);
   });
 });

@@ -22,12 +22,17 @@ export interface LeaderContender {
 
 type State = "created" | "started" | "closed";
 
+const PUBLISH_RETRY_MIN_MS = 50;
+const PUBLISH_RETRY_MAX_MS = 2_000;
+
 export class LeaderElectionService {
   private state: State = "created";
   private readonly queue = new SerialQueue();
   private contender: LeaderContender | undefined;
   private current: LeaderSession | undefined;
   private confirmed: { session: LeaderSession; address: string } | undefined;
+  private publishRetry: NodeJS.Timeout | undefined;
+  private publishRetryMs = PUBLISH_RETRY_MIN_MS;
 
   constructor(
     private readonly driver: LeaderElectionDriver,
@@ -42,16 +47,21 @@ export class LeaderElectionService {
     this.state = "started";
     this.contender = contender;
     await this.driver.start({
-      onGrantLeadership: (session) => void this.queue.run(() => this.onGrant(session)),
-      onRevokeLeadership: (session, reason) => void this.queue.run(() => this.onRevoke(session, reason)),
-      onLeaderInformationChange: (info) => void this.queue.run(() => this.onLeaderInformation(info)),
-      onError: (error) => void this.queue.run(() => this.contender?.handleError(error)),
+      // A grant that arrives once close() has begun is dropped: the contender already heard its last revoke.
+      onGrantLeadership: (session) => {
+        if (this.state !== "closed") this.enqueue("grant", () => this.onGrant(session));
+      },
+      onRevokeLeadership: (session, reason) => this.enqueue("revoke", () => this.onRevoke(session, reason)),
+      onLeaderInformationChange: (info) =>
+        this.enqueue("leader information", () => this.onLeaderInformation(info)),
+      onError: (error) => this.enqueue("error report", () => this.contender?.handleError(error)),
     });
   }
 
   /**
-   * The contender is ready to serve as leader of `session` at `address`: publish it. Returns false (and
-   * publishes nothing) when the session is no longer current.
+   * The contender is ready to serve as leader of `session` at `address`: publish it. Resolves true once it is
+   * published; false when the session is no longer current, or when the write failed — then the service keeps
+   * retrying (with back-off) for as long as the session lasts, and reports each failure to handleError.
    */
   confirmLeadership(session: LeaderSession, address: string): Promise<boolean> {
     // Not queued: a contender may await this inside grantLeadership, which runs on the queue. The write is
@@ -80,16 +90,45 @@ export class LeaderElectionService {
 
   /**
    * Resigns: the contender hears its revoke first (it stops acting), then the driver deletes its campaign key
-   * so that a standby takes over at once. Idempotent.
+   * so that a standby takes over at once. Idempotent; never rejects because of the contender.
    */
   async close(): Promise<void> {
     if (this.state === "closed") return;
     this.state = "closed";
-    await this.queue.run(async () => {
-      if (this.current) await this.onRevoke(this.current, "closed: resigned");
-    });
-    await this.driver.close();
-    await this.queue.drained();
+    clearTimeout(this.publishRetry);
+    try {
+      await this.queue.run(() =>
+        this.guarded("revoke on close", async () => {
+          if (this.current) await this.onRevoke(this.current, "closed: resigned");
+        }),
+      );
+    } finally {
+      await this.driver.close();
+      await this.queue.drained();
+    }
+  }
+
+  /** Runs an event on the queue; what it throws is logged and handed to the contender, never lost. */
+  private enqueue(what: string, task: () => unknown): void {
+    void this.queue.run(() => this.guarded(what, task));
+  }
+
+  private async guarded(what: string, task: () => unknown): Promise<void> {
+    try {
+      await task();
+    } catch (e: unknown) {
+      const error = e instanceof Error ? e : new Error(String(e));
+      this.logger.error(`leader election: ${what} failed`, { name: this.name, error: error.message });
+      if (what === "error report") return;
+      try {
+        this.contender?.handleError(error);
+      } catch (again: unknown) {
+        this.logger.error("leader election: the contender's handleError threw", {
+          name: this.name,
+          error: String(again),
+        });
+      }
+    }
   }
 
   private async onGrant(session: LeaderSession): Promise<void> {
@@ -104,6 +143,7 @@ export class LeaderElectionService {
     if (this.current !== session) return;
     this.current = undefined;
     this.confirmed = undefined;
+    clearTimeout(this.publishRetry);
     this.logger.info("leadership revoked", { name: this.name, epoch: session.epoch, reason });
     await this.contender?.revokeLeadership(session, reason);
   }
@@ -128,13 +168,27 @@ export class LeaderElectionService {
   }
 
   private async publish(session: LeaderSession, address: string): Promise<boolean> {
+    clearTimeout(this.publishRetry);
     try {
       await this.driver.publishLeaderInformation(session, { name: this.name, address });
+      this.publishRetryMs = PUBLISH_RETRY_MIN_MS;
       return true;
     } catch (e: unknown) {
-      // A lost session is followed by its revoke; anything else the contender should hear about.
+      // A lost session is followed by its revoke; anything else is reported and retried while it lasts.
       if (e instanceof LeadershipLostError || e instanceof StaleFenceError) return false;
       this.contender?.handleError(e instanceof Error ? e : new Error(String(e)));
+      const delay = this.publishRetryMs;
+      this.publishRetryMs = Math.min(delay * 2, PUBLISH_RETRY_MAX_MS);
+      this.publishRetry = setTimeout(
+        () =>
+          this.enqueue("publish retry", async () => {
+            const mine = this.confirmed;
+            if (mine?.session === session && this.current === session && session.isValid()) {
+              await this.publish(session, mine.address);
+            }
+          }),
+        delay,
+      );
       return false;
     }
   }

@@ -33,6 +33,9 @@ export class MemoryElectionDriver implements LeaderElectionDriver {
   private sessionId: number | undefined;
   private campaignKey: string | undefined;
   private epoch = 0n;
+  /** Send time of the newest acknowledged keepalive (or of the session's opening): the coordinator cannot
+   * expire the session before this + TTL. */
+  private provenAt = 0;
   private campaignWatch: (() => void) | undefined;
   private predecessorWatch: (() => void) | undefined;
   private leader: GuardedLeaderSession | undefined;
@@ -105,9 +108,10 @@ export class MemoryElectionDriver implements LeaderElectionDriver {
     if (this.closed || !this.link.isReachable()) return;
     const sentAt = monotonicNow();
     if (this.sessionId !== undefined && this.link.coordinator.keepAlive(this.sessionId)) {
+      this.provenAt = sentAt;
       this.leader?.extendDeadline(sentAt + this.link.ttlMs - this.link.safetyMarginMs);
       // A predecessor may have gone while we were cut off and its watch event was lost: check again.
-      if (!this.leader) this.check(sentAt);
+      if (!this.leader) this.check();
       return;
     }
     // The session is gone (expired while we could not renew it): give up leadership, campaign anew.
@@ -127,10 +131,11 @@ export class MemoryElectionDriver implements LeaderElectionDriver {
       this.campaignKey,
       (e) => e.type === "delete" && this.revoke("campaign key deleted"),
     );
-    this.check(sentAt);
+    this.provenAt = sentAt;
+    this.check();
   }
 
-  private check(sentAt: number): void {
+  private check(): void {
     const c = this.link.coordinator;
     const epoch = this.epoch;
     this.predecessorWatch?.();
@@ -141,13 +146,13 @@ export class MemoryElectionDriver implements LeaderElectionDriver {
     const mine = campaigns.findIndex((e) => e.key === this.campaignKey);
     if (mine < 0) return;
     if (mine === 0) {
-      this.grant(epoch, sentAt);
+      this.grant(epoch, this.provenAt);
       return;
     }
     const predecessor = campaigns[mine - 1]!.key;
     this.predecessorWatch = c.watch(predecessor, (e) => {
       if (e.type !== "delete" || this.closed || !this.link.isReachable()) return;
-      if (c.get(this.campaignKey!)?.createRevision === epoch) this.check(monotonicNow());
+      if (c.get(this.campaignKey!)?.createRevision === epoch) this.check();
     });
   }
 

@@ -89,4 +89,23 @@ describe("vigil command line", () => {
       }
     },
   );
+  it("a SIGTERM while still connecting is a clean stop, not the default kill", async () => {
+    const p = spawnVigil([
+      "elect",
+      "--ha",
+      "etcd",
+      "--ha-endpoints",
+      "127.0.0.1:9",
+      "--cluster-id",
+      "c",
+      "--name",
+      "a",
+      "--connect-timeout",
+      "20",
+    ]);
+    await p.waitForEvent((e) => e["event"] === "connecting", 10_000);
+    p.kill("SIGTERM");
+    expect(await p.exited()).toEqual({ code: 0, signal: null });
+    expect(p.events.at(-1)).toEqual({ event: "stopped", name: "a" });
+  });
 });

@@ -10,7 +10,7 @@ import { disableZombieGuardForTests, type LeaderSession } from "../ha/leader-ses
 import { type Command, required, secondsFlag } from "./args.ts";
 import { haConfigFrom, haFlags } from "./ha-flags.ts";
 import { emit } from "./output.ts";
-import { untilSignal } from "./signals.ts";
+import { Shutdown } from "./signals.ts";
 
 export const electCommand: Command = {
   name: "elect",
@@ -41,6 +41,7 @@ export const electCommand: Command = {
   },
   details: [
     "Prints one JSON object per line on stdout:",
+    '  {"event":"connecting","name":N,"backend":…,"endpoints":[…]}',
     '  {"event":"campaigning","name":N,"election":E}',
     '  {"event":"granted","name":N,"epoch":"…"}          leadership granted (epoch: decimal string)',
     '  {"event":"confirmed","name":N,"epoch":"…"}        leader information published',
@@ -66,57 +67,70 @@ export const electCommand: Command = {
     if (values["unsafe-disable-zombie-guard"] === true) disableZombieGuardForTests();
     const config = haConfigFrom(values, secondsFlag(values.ttl, "ttl"));
     const logger = createLogger("warn", { name });
-    const backend = createHaBackend(config, logger);
-    await backend.connect();
-    const service = new LeaderElectionService(backend.createElectionDriver(election), name, logger);
-    let probes: NodeJS.Timeout | undefined;
-    let seq = 0;
-    const probe = async (session: LeaderSession): Promise<void> => {
-      seq += 1;
-      const key = `diagnostics/${election}/probes/${session.epoch.toString().padStart(20, "0")}-${String(seq).padStart(8, "0")}`;
-      try {
-        await backend.store.create(key, new TextEncoder().encode(JSON.stringify({ name, seq })), session);
-        emit({ event: "probe", name, epoch: session.epoch, seq, ok: true, key });
-      } catch (e: unknown) {
-        const code = e instanceof VigilError ? e.code : "UNKNOWN";
-        emit({
-          event: "probe",
-          name,
-          epoch: session.epoch,
-          seq,
-          ok: false,
-          code,
-          message: (e as Error).message,
-        });
-      }
-    };
-    const contender: LeaderContender = {
-      grantLeadership: async (session) => {
-        emit({ event: "granted", name, epoch: session.epoch });
-        if (await service.confirmLeadership(session, address))
-          emit({ event: "confirmed", name, epoch: session.epoch });
-        if (probeMs !== undefined) {
-          clearInterval(probes);
-          // The probe keeps trying after a revoke on purpose: each later attempt must be refused.
-          probes = setInterval(() => void probe(session), probeMs);
+    const shutdown = new Shutdown();
+    emit({ event: "connecting", name, backend: config.backend, endpoints: config.endpoints });
+    try {
+      return await campaign(shutdown);
+    } finally {
+      shutdown.dispose();
+    }
+
+    async function campaign(shutdown: Shutdown): Promise<number> {
+      const backend = createHaBackend(config, logger);
+      const stopped = async (): Promise<number> => {
+        await backend.close();
+        emit({ event: "stopped", name });
+        return 0;
+      };
+      if ((await shutdown.race(backend.connect().then(() => true))) === undefined) return stopped();
+      const service = new LeaderElectionService(backend.createElectionDriver(election), name, logger);
+      let probes: NodeJS.Timeout | undefined;
+      let seq = 0;
+      const probe = async (session: LeaderSession): Promise<void> => {
+        seq += 1;
+        const key = `diagnostics/${election}/probes/${session.epoch.toString().padStart(20, "0")}-${String(seq).padStart(8, "0")}`;
+        try {
+          await backend.store.create(key, new TextEncoder().encode(JSON.stringify({ name, seq })), session);
+          emit({ event: "probe", name, epoch: session.epoch, seq, ok: true, key });
+        } catch (e: unknown) {
+          const code = e instanceof VigilError ? e.code : "UNKNOWN";
+          emit({
+            event: "probe",
+            name,
+            epoch: session.epoch,
+            seq,
+            ok: false,
+            code,
+            message: (e as Error).message,
+          });
         }
-      },
-      revokeLeadership: (session, reason) => emit({ event: "revoked", name, epoch: session.epoch, reason }),
-      handleError: (error) =>
-        emit({
-          event: "error",
-          name,
-          code: error instanceof VigilError ? error.code : "UNKNOWN",
-          message: error.message,
-        }),
-    };
-    emit({ event: "campaigning", name, election });
-    await service.start(contender);
-    await untilSignal();
-    clearInterval(probes);
-    await service.close();
-    await backend.close();
-    emit({ event: "stopped", name });
-    return 0;
+      };
+      const contender: LeaderContender = {
+        grantLeadership: async (session) => {
+          emit({ event: "granted", name, epoch: session.epoch });
+          if (await service.confirmLeadership(session, address))
+            emit({ event: "confirmed", name, epoch: session.epoch });
+          if (probeMs !== undefined) {
+            clearInterval(probes);
+            // The probe keeps trying after a revoke on purpose: each later attempt must be refused.
+            probes = setInterval(() => void probe(session), probeMs);
+          }
+        },
+        revokeLeadership: (session, reason) => emit({ event: "revoked", name, epoch: session.epoch, reason }),
+        handleError: (error) =>
+          emit({
+            event: "error",
+            name,
+            code: error instanceof VigilError ? error.code : "UNKNOWN",
+            message: error.message,
+          }),
+      };
+      emit({ event: "campaigning", name, election });
+      await shutdown.race(service.start(contender));
+      await shutdown.requested;
+      clearInterval(probes);
+      await service.close();
+      return stopped();
+    }
   },
 };

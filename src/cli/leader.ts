@@ -7,7 +7,7 @@ import { LeaderRetrievalService } from "../ha/leader-retrieval-service.ts";
 import type { Command } from "./args.ts";
 import { haConfigFrom, haFlags } from "./ha-flags.ts";
 import { emit } from "./output.ts";
-import { untilSignal } from "./signals.ts";
+import { Shutdown } from "./signals.ts";
 
 export const leaderCommand: Command = {
   name: "leader",
@@ -31,22 +31,35 @@ export const leaderCommand: Command = {
     );
     const config = haConfigFrom(values);
     const logger = createLogger("warn");
+    const shutdown = new Shutdown();
     const backend = createHaBackend(config, logger);
-    await backend.connect();
+    try {
+      if ((await shutdown.race(backend.connect().then(() => true))) === undefined) return 0;
+    } catch (e: unknown) {
+      shutdown.dispose();
+      await backend.close();
+      throw e;
+    }
     const retrieval = new LeaderRetrievalService(backend.createRetrievalDriver(election));
     const print = (info: LeaderInfo | undefined): void =>
       emit(info ? { name: info.name, epoch: info.epoch, address: info.address } : { leader: null });
     try {
       if (values.watch === true) {
-        await retrieval.start({ notifyLeader: print, handleError: (e) => logger.warn(e.message) });
-        await untilSignal();
+        await shutdown.race(
+          retrieval.start({ notifyLeader: print, handleError: (e) => logger.warn(e.message) }),
+        );
+        await shutdown.requested;
       } else {
-        const first = new Promise<LeaderInfo | undefined>((resolve, reject) => {
-          void retrieval.start({ notifyLeader: resolve, handleError: reject }).catch(reject);
+        const first = new Promise<{ info: LeaderInfo | undefined }>((resolve, reject) => {
+          void retrieval
+            .start({ notifyLeader: (info) => resolve({ info }), handleError: reject })
+            .catch(reject);
         });
-        print(await first);
+        const got = await shutdown.race(first);
+        if (got) print(got.info);
       }
     } finally {
+      shutdown.dispose();
       await retrieval.close();
       await backend.close();
     }

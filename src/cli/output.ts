@@ -1,8 +1,11 @@
+import { isStdoutClosed } from "./signals.ts";
+
 // Machine-readable output: one JSON object per line on stdout; bigints become decimal strings.
 export function jsonLine(value: unknown): string {
   return JSON.stringify(value, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v));
 }
 
+/** Writes one JSON line to stdout; nothing once stdout is gone. */
 export function emit(value: unknown): void {
-  process.stdout.write(jsonLine(value) + "\n");
+  if (!isStdoutClosed()) process.stdout.write(jsonLine(value) + "\n");
 }

@@ -15,6 +15,7 @@ import { codecs } from "../../generated/records.ts";
 import type { LeaderElectionDriver, LeaderElectionListener } from "../election-driver.ts";
 import { GuardedLeaderSession, type LeaderSession } from "../leader-session.ts";
 import { cancelWatcher, deadline, type EtcdContext, prefixEnd, unavailable, writeOnce } from "./client.ts";
+import { CampaignKeyWatch } from "./campaign-key-watch.ts";
 import { LeaderFollower } from "./leader-follower.ts";
 import { EtcdLease } from "./lease.ts";
 import { PredecessorReaper } from "./predecessor-reaper.ts";
@@ -27,7 +28,7 @@ interface Campaign {
   predecessor: { key: string; watcher: Watcher } | undefined;
   /** Set while the predecessor is the leader (the head of the queue): revokes its lease once it expired. */
   reaper: PredecessorReaper | undefined;
-  self: Watcher | undefined;
+  self: CampaignKeyWatch | undefined;
   checking: boolean;
   recheck: boolean;
 }
@@ -213,15 +214,14 @@ export class EtcdElectionDriver implements LeaderElectionDriver {
       onLost: (reason) => this.endCampaign(c, reason),
       onError: (error) => c === this.campaign && this.listener?.onError(error),
     });
-    const self = this.ctx.client
-      .watch()
-      .key(c.key)
-      .startRevision((c.epoch + 1n).toString())
-      .only("delete")
-      .watcher();
-    self.on("delete", () => this.endCampaign(c, "campaign key deleted"));
-    self.on("error", (e: Error) => c === this.campaign && this.listener?.onError(e));
-    c.self = self;
+    c.self = new CampaignKeyWatch(
+      this.ctx,
+      c.key,
+      c.epoch,
+      (reason) => this.endCampaign(c, reason),
+      (e) => c === this.campaign && this.listener?.onError(e),
+    );
+    c.self.start();
     void this.check(c);
   }
 
@@ -392,10 +392,11 @@ export class EtcdElectionDriver implements LeaderElectionDriver {
   }
 
   private async cancelWatches(c: Campaign): Promise<void> {
-    const watchers = [c.self, c.predecessor?.watcher];
+    const self = c.self;
+    const predecessor = c.predecessor?.watcher;
     c.self = undefined;
     c.predecessor = undefined;
     this.reapPredecessor(c, undefined);
-    await Promise.all(watchers.map((w) => cancelWatcher(this.ctx, w)));
+    await Promise.all([self?.close(), cancelWatcher(this.ctx, predecessor)]);
   }
 }

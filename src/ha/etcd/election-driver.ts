@@ -8,33 +8,16 @@
 // driver then campaigns again with a new lease as soon as etcd answers.
 // The leader's immediate successor revokes the leader's lease once etcd proves it expired, instead of waiting
 // up to 0.5 s more for etcd 3.4's lessor (predecessor-reaper.ts).
-import type { Watcher } from "etcd3";
 import { monotonicNow, sleep } from "../../common/clock.ts";
 import { LeadershipLostError, LifecycleError, StaleFenceError, describeCause } from "../../common/errors.ts";
 import { codecs } from "../../generated/records.ts";
 import type { LeaderElectionDriver, LeaderElectionListener } from "../election-driver.ts";
 import { GuardedLeaderSession, type LeaderSession } from "../leader-session.ts";
-import { cancelWatcher, deadline, type EtcdContext, prefixEnd, unavailable, writeOnce } from "./client.ts";
+import { deadline, type EtcdContext, unavailable, writeOnce } from "./client.ts";
+import { type Campaign, registerCampaign, Superseded } from "./campaign.ts";
 import { CampaignKeyWatch } from "./campaign-key-watch.ts";
 import { LeaderFollower } from "./leader-follower.ts";
-import { EtcdLease } from "./lease.ts";
-import { PredecessorReaper } from "./predecessor-reaper.ts";
-
-interface Campaign {
-  readonly gen: number;
-  readonly lease: EtcdLease;
-  readonly key: string;
-  readonly epoch: bigint;
-  predecessor: { key: string; watcher: Watcher } | undefined;
-  /** Set while the predecessor is the leader (the head of the queue): revokes its lease once it expired. */
-  reaper: PredecessorReaper | undefined;
-  self: CampaignKeyWatch | undefined;
-  checking: boolean;
-  recheck: boolean;
-}
-
-/** Thrown inside the driver when a campaign was superseded (close, newer generation) while it registered. */
-class Superseded extends Error {}
+import { PredecessorWatch } from "./predecessor-watch.ts";
 
 export class EtcdElectionDriver implements LeaderElectionDriver {
   private listener: LeaderElectionListener | undefined;
@@ -152,55 +135,22 @@ export class EtcdElectionDriver implements LeaderElectionDriver {
     await followerClosed;
   }
 
-  /** Grants a lease and creates the campaign key on it. */
-  private async register(gen: number): Promise<Campaign> {
-    const { ttlMs, requestTimeoutMs } = this.ctx.config;
-    const lease = await EtcdLease.grant(this.ctx, ttlMs, requestTimeoutMs);
-    const abandon = (): void => void lease.revoke(requestTimeoutMs).catch(() => undefined);
-    if (gen !== this.gen) {
-      abandon();
-      throw new Superseded();
-    }
-    const key = `${this.campaignPrefix}${lease.hex}`;
-    let epoch: bigint;
-    try {
-      // Create-if-absent makes the request safe to retry when its reply was lost: the key names our lease.
-      const res = await writeOnce(this.ctx, "create campaign key", key, (ms) =>
-        this.ctx.client.kv.txn(
-          {
-            compare: [{ key: Buffer.from(key), target: "Create", result: "Equal", create_revision: 0 }],
-            success: [{ request_put: { key: Buffer.from(key), value: Buffer.alloc(0), lease: lease.id } }],
-            failure: [{ request_range: { key: Buffer.from(key) } }],
-          },
-          deadline(ms),
-        ),
-      );
-      const existing = res.responses[0]?.response_range?.kvs[0];
-      epoch = res.succeeded ? BigInt(res.header.revision) : BigInt(existing?.create_revision ?? 0);
-    } catch (e: unknown) {
-      abandon();
-      throw e;
-    }
-    if (gen !== this.gen) {
-      abandon();
-      throw new Superseded();
-    }
-    return {
-      gen,
-      lease,
-      key,
-      epoch,
-      predecessor: undefined,
-      reaper: undefined,
-      self: undefined,
-      checking: false,
-      recheck: false,
-    };
+  /** Grants a lease and creates the campaign key on it (campaign.ts). */
+  private register(gen: number): Promise<Campaign> {
+    return registerCampaign(this.ctx, this.campaignPrefix, gen, () => this.gen);
   }
 
   private begin(c: Campaign): void {
     this.campaign = c;
     this.ctx.logger.debug("etcd: campaigning", { key: c.key, epoch: c.epoch });
+    const queue = new PredecessorWatch(this.ctx, this.campaignPrefix, c.key, c.epoch, {
+      isCurrent: () => c === this.campaign,
+      isLeading: () => this.session !== undefined,
+      onHead: () => this.grant(c),
+      onKeyDeleted: (reason) => this.endCampaign(c, reason),
+      onError: (e) => this.listener?.onError(e),
+    });
+    c.queue = queue;
     c.lease.start({
       onRenewed: (provenUntil) => {
         if (c !== this.campaign) return;
@@ -208,7 +158,7 @@ export class EtcdElectionDriver implements LeaderElectionDriver {
           this.session.extendDeadline(provenUntil - this.ctx.config.safetyMarginMs);
         } else {
           // Re-check on every renewal while waiting: covers a watch stream stuck on a frozen member.
-          void this.check(c);
+          void queue.check();
         }
       },
       onLost: (reason) => this.endCampaign(c, reason),
@@ -222,106 +172,7 @@ export class EtcdElectionDriver implements LeaderElectionDriver {
       (e) => c === this.campaign && this.listener?.onError(e),
     );
     c.self.start();
-    void this.check(c);
-  }
-
-  /** Leads when no campaign key with a lower create revision exists; else watches the predecessor. */
-  private async check(c: Campaign): Promise<void> {
-    if (c.checking) {
-      c.recheck = true;
-      return;
-    }
-    c.checking = true;
-    try {
-      do {
-        c.recheck = false;
-        const res = await this.ctx.client.kv.txn(
-          {
-            compare: [
-              {
-                key: Buffer.from(c.key),
-                target: "Create",
-                result: "Equal",
-                create_revision: c.epoch.toString(),
-              },
-            ],
-            success: [
-              {
-                request_range: {
-                  key: Buffer.from(this.campaignPrefix),
-                  range_end: prefixEnd(this.campaignPrefix),
-                  max_create_revision: (c.epoch - 1n).toString(),
-                  sort_order: "Descend",
-                  sort_target: "Create",
-                  limit: 1,
-                  keys_only: true,
-                },
-              },
-              {
-                // The head of the queue: when it is our predecessor, we are next and reap its expired lease.
-                request_range: {
-                  key: Buffer.from(this.campaignPrefix),
-                  range_end: prefixEnd(this.campaignPrefix),
-                  sort_order: "Ascend",
-                  sort_target: "Create",
-                  limit: 1,
-                  keys_only: true,
-                },
-              },
-            ],
-          },
-          deadline(this.ctx.config.requestTimeoutMs),
-        );
-        if (c !== this.campaign || this.session) return;
-        if (!res.succeeded) {
-          this.endCampaign(c, "campaign key deleted");
-          return;
-        }
-        const predecessor = res.responses[0]?.response_range?.kvs[0];
-        if (!predecessor) {
-          this.grant(c);
-          return;
-        }
-        const key = predecessor.key.toString();
-        const head = res.responses[1]?.response_range?.kvs[0]?.key.toString();
-        this.watchPredecessor(c, key, BigInt(res.header.revision) + 1n);
-        this.reapPredecessor(c, head === key ? key : undefined);
-      } while (c.recheck);
-    } catch (e: unknown) {
-      // The next keepalive re-checks.
-      if (c === this.campaign) this.listener?.onError(e instanceof Error ? e : new Error(describeCause(e)));
-    } finally {
-      c.checking = false;
-    }
-  }
-
-  private watchPredecessor(c: Campaign, key: string, fromRevision: bigint): void {
-    if (c.predecessor?.key === key) return;
-    const old = c.predecessor?.watcher;
-    void cancelWatcher(this.ctx, old);
-    const watcher = this.ctx.client
-      .watch()
-      .key(key)
-      .startRevision(fromRevision.toString())
-      .only("delete")
-      .watcher();
-    c.predecessor = { key, watcher };
-    const mine = (): boolean => c === this.campaign && c.predecessor?.watcher === watcher;
-    watcher.on("delete", () => mine() && void this.check(c));
-    watcher.on("connected", () => mine() && void this.check(c));
-    watcher.on("error", (e: Error) => {
-      if (!mine()) return;
-      this.listener?.onError(e);
-      c.predecessor = undefined;
-      void this.check(c);
-    });
-  }
-
-  /** Runs a reaper for the predecessor `key` while it leads; stops it when `key` is undefined. */
-  private reapPredecessor(c: Campaign, key: string | undefined): void {
-    if (c.reaper?.key === key) return;
-    c.reaper?.stop();
-    c.reaper = key ? PredecessorReaper.forKey(this.ctx, this.campaignPrefix, key)?.start() : undefined;
+    void queue.check();
   }
 
   private grant(c: Campaign): void {
@@ -333,9 +184,7 @@ export class EtcdElectionDriver implements LeaderElectionDriver {
       queueMicrotask(() => this.endCampaign(c, reason));
     });
     this.session = session;
-    void cancelWatcher(this.ctx, c.predecessor?.watcher);
-    c.predecessor = undefined;
-    this.reapPredecessor(c, undefined);
+    c.queue?.stop();
     this.armGuard();
     this.ctx.logger.info("etcd: leadership granted", { epoch: c.epoch, key: c.key });
     this.listener?.onGrantLeadership(session);
@@ -393,10 +242,7 @@ export class EtcdElectionDriver implements LeaderElectionDriver {
 
   private async cancelWatches(c: Campaign): Promise<void> {
     const self = c.self;
-    const predecessor = c.predecessor?.watcher;
     c.self = undefined;
-    c.predecessor = undefined;
-    this.reapPredecessor(c, undefined);
-    await Promise.all([self?.close(), cancelWatcher(this.ctx, predecessor)]);
+    await Promise.all([self?.close(), c.queue?.close()]);
   }
 }

@@ -13,14 +13,23 @@
 // When nothing has been answered for a whole session timeout — the server froze, the follower lost the
 // leader, or the client is stuck DISCONNECTED — the session is presumed lost: the client is closed and a new
 // one (a new session) is created. Every request carries its own timeout.
-import { createClient, type Client, State } from "node-zookeeper-client";
+// One client and its proof of life: session-client.ts; the watchdog: session-watchdog.ts; the persistent
+// recursive watches, re-added on every connect: persistent-watch.ts.
+import { type Client, State } from "node-zookeeper-client";
 import { monotonicNow } from "../../common/clock.ts";
 import { BackendUnavailableError, LifecycleError } from "../../common/errors.ts";
 import type { Logger } from "../../common/logger.ts";
 import type { HaConfig } from "../../config/ha-config.ts";
-import { addRecursiveWatch, interceptNotifications, removeRecursiveWatch } from "./persistent-watch.ts";
+import {
+  addRecursiveWatch,
+  interceptNotifications,
+  RecursiveWatches,
+  removeRecursiveWatch,
+} from "./persistent-watch.ts";
 import { ZkCode, ZkResultError } from "./requests.ts";
-import { sync, timedCall } from "./round-trips.ts";
+import { timedCall } from "./round-trips.ts";
+import { SessionClient } from "./session-client.ts";
+import { SessionWatchdog } from "./session-watchdog.ts";
 
 export interface SessionListener {
   /** The session is gone (expired, or presumed lost): its ephemeral nodes and watches must be assumed gone. */
@@ -35,26 +44,13 @@ export interface SessionListener {
 
 type Phase = "created" | "connecting" | "open" | "closed";
 
-interface Current {
-  readonly client: Client;
-  readonly createdAt: number;
-  /** Hex session id once connected. */
-  sessionId: string | undefined;
-  /** Latest send time (monotonic) of an answered request that went through the ZooKeeper leader. */
-  provenAt: number;
-  /** When the current connection was established (monotonic). */
-  connectedAt: number;
-  probing: boolean;
-  connected: boolean;
-}
-
 export class ZooKeeperConnection {
   private phase: Phase = "created";
-  private current: Current | undefined;
+  private current: SessionClient | undefined;
   private readonly listeners = new Set<SessionListener>();
   private readonly connectedWaiters = new Set<() => void>();
-  private readonly recursive = new Map<string, Set<(type: number, path: string) => void>>();
-  private watchdog: NodeJS.Timeout | undefined;
+  private readonly recursive = new RecursiveWatches();
+  private readonly watchdog: SessionWatchdog;
   private readonly connectString: string;
 
   constructor(
@@ -62,6 +58,12 @@ export class ZooKeeperConnection {
     private readonly logger: Logger,
   ) {
     this.connectString = config.endpoints.join(",");
+    this.watchdog = new SessionWatchdog(config.connectTimeoutMs, {
+      openClient: () => (this.phase === "open" ? this.current : undefined),
+      renew: (reason) => this.renew(reason),
+      replaceClient: () => this.replaceClient(),
+      proven: (c, sentAt) => this.proven(c, sentAt),
+    });
   }
 
   /** Opens the first session; BackendUnavailableError naming the endpoints when none answers in time. */
@@ -78,7 +80,7 @@ export class ZooKeeperConnection {
       );
     }
     this.phase = "open";
-    this.scheduleWatchdog();
+    this.watchdog.schedule();
   }
 
   get isOpen(): boolean {
@@ -97,23 +99,7 @@ export class ZooKeeperConnection {
 
   /** Monotonic ms until which the current session is proven alive; 0 when nothing proves it. */
   get deadline(): number {
-    const c = this.current;
-    if (!c || c.sessionId === undefined || c.provenAt <= 0) return 0;
-    const timeout = c.client.getSessionTimeout();
-    return c.provenAt + timeout - this.marginMs(timeout);
-  }
-
-  /**
-   * The margin for a negotiated session timeout: at least a third of it. Only the leader expires sessions, and
-   * it learns of a touch at a follower only from that follower's reply to its next ping (every tickTime / 2,
-   * and the server bounds the timeout to at least 2 × tickTime, so tickTime / 2 <= timeout / 4). If the
-   * follower loses the leader right after answering our latest sync, that touch may never be reported; the
-   * leader then knows the previous one, which arrived at most one watchdog period (timeout / 3, more than a
-   * ping interval, so a ping reply carried it) earlier. So the leader cannot expire the session before
-   * (send time of the latest answered sync − timeout / 3) + timeout, which is the deadline below.
-   */
-  private marginMs(timeout: number): number {
-    return Math.max(this.config.safetyMarginMs, timeout / 3);
+    return this.current?.deadline ?? 0;
   }
 
   subscribe(listener: SessionListener): () => void {
@@ -167,20 +153,10 @@ export class ZooKeeperConnection {
    * after every reconnect and new session: listen for those to resync). Returns the function that stops it.
    */
   async watchRecursive(path: string, listener: (type: number, path: string) => void): Promise<() => void> {
-    let listeners = this.recursive.get(path);
-    if (!listeners) {
-      listeners = new Set();
-      this.recursive.set(path, listeners);
-    }
-    const all = listeners;
-    all.add(listener);
-    const stop = (): void => {
-      all.delete(listener);
-      if (all.size > 0 || this.recursive.get(path) !== all) return;
-      this.recursive.delete(path);
+    const stop = this.recursive.add(path, listener, () => {
       const c = this.current;
-      if (c && this.connected(c)) removeRecursiveWatch(c.client, path, () => {});
-    };
+      if (c?.isConnected()) removeRecursiveWatch(c.client, path, () => {});
+    });
     try {
       await this.read<void>("addWatch", path, (c, done) => addRecursiveWatch(c, path, (e) => done(e)));
     } catch (e: unknown) {
@@ -194,15 +170,11 @@ export class ZooKeeperConnection {
   async close(): Promise<void> {
     if (this.phase === "closed") return;
     this.phase = "closed";
-    clearTimeout(this.watchdog);
+    this.watchdog.stop();
     const c = this.current;
     this.current = undefined;
     for (const w of this.connectedWaiters) w();
-    if (c) await closeClient(c.client, this.connected(c) ? 1_000 : 0);
-  }
-
-  private connected(c: Current): boolean {
-    return c.connected && c.client.getState() === State.SYNC_CONNECTED;
+    if (c) await c.close(c.isConnected() ? 1_000 : 0);
   }
 
   private async request<T>(
@@ -226,7 +198,7 @@ export class ZooKeeperConnection {
     });
   }
 
-  private proven(c: Current, sentAt: number): void {
+  private proven(c: SessionClient, sentAt: number): void {
     if (c !== this.current || sentAt <= c.provenAt) return;
     c.provenAt = sentAt;
     const deadline = this.deadline;
@@ -236,7 +208,7 @@ export class ZooKeeperConnection {
   /** Resolves true once connected (or at once if connected), false after `timeoutMs` or on close. */
   private waitConnected(timeoutMs: number): Promise<boolean> {
     const ready = (): boolean =>
-      this.phase !== "closed" && this.current !== undefined && this.connected(this.current);
+      this.phase !== "closed" && this.current !== undefined && this.current.isConnected();
     if (ready()) return Promise.resolve(true);
     if (this.phase === "closed") return Promise.resolve(false);
     return new Promise((resolve) => {
@@ -252,36 +224,21 @@ export class ZooKeeperConnection {
 
   private replaceClient(): void {
     const old = this.current;
-    const client = createClient(this.connectString, {
-      sessionTimeout: this.config.ttlMs,
-      spinDelay: Math.min(1_000, Math.max(50, Math.round(this.config.ttlMs / 20))),
-      retries: 0,
-    });
-    const c: Current = {
-      client,
-      createdAt: monotonicNow(),
-      sessionId: undefined,
-      provenAt: 0,
-      connectedAt: 0,
-      probing: false,
-      connected: false,
-    };
+    const c = new SessionClient(this.connectString, this.config);
+    const client = c.client;
     this.current = c;
     client.on("state", (state: State) => this.onState(c, state));
     interceptNotifications(client, (type, path) => {
       if (c !== this.current) return;
-      for (const [root, listeners] of this.recursive) {
-        if (path !== root && !path.startsWith(`${root}/`)) continue;
-        for (const l of [...listeners]) l(type, path);
-      }
+      this.recursive.dispatch(type, path);
     });
     client.connect();
     // The old session may still be alive: its close request ends it (and its ephemeral latch) as soon as a
     // server reads it; past a session timeout the server has expired it anyway and the socket is dropped.
-    if (old) void closeClient(old.client, this.config.ttlMs);
+    if (old) void old.close(this.config.ttlMs);
   }
 
-  private onState(c: Current, state: State): void {
+  private onState(c: SessionClient, state: State): void {
     if (c !== this.current || this.phase === "closed") return;
     if (state === State.SYNC_CONNECTED) {
       const id = c.client.getSessionId().toString("hex");
@@ -295,9 +252,9 @@ export class ZooKeeperConnection {
         fresh,
       });
       // Persistent watches do not survive a reconnect with this library (see persistent-watch.ts).
-      for (const path of this.recursive.keys()) addRecursiveWatch(c.client, path, () => {});
+      this.recursive.addAll(c.client);
       for (const w of [...this.connectedWaiters]) w();
-      this.probe(c);
+      c.probe((sentAt) => this.proven(c, sentAt));
       if (this.phase !== "open" && this.phase !== "connecting") return;
       for (const l of [...this.listeners]) {
         if (fresh) l.onNewSession?.();
@@ -323,69 +280,4 @@ export class ZooKeeperConnection {
     this.replaceClient();
     if (had !== undefined) for (const l of [...this.listeners]) l.onSessionLost?.(reason);
   }
-
-  private scheduleWatchdog(): void {
-    clearTimeout(this.watchdog);
-    if (this.phase !== "open") return;
-    const every = Math.max(20, Math.floor(this.sessionTimeoutMs / 3));
-    this.watchdog = setTimeout(() => {
-      this.tick();
-      this.scheduleWatchdog();
-    }, every);
-  }
-
-  private tick(): void {
-    const c = this.current;
-    if (!c || this.phase !== "open") return;
-    const now = monotonicNow();
-    const timeout = c.client.getSessionTimeout();
-    if (c.sessionId !== undefined) {
-      // The server answered nothing sent in the last session timeout: the session is expired or about to be.
-      const silent = now - Math.max(c.provenAt, c.connectedAt);
-      if (silent > timeout) {
-        this.renew(`no answer from ZooKeeper for ${Math.round(silent)} ms`);
-        return;
-      }
-    } else if (now - c.createdAt > Math.max(timeout, this.config.connectTimeoutMs)) {
-      // A fresh client that never connected (seen: stuck DISCONNECTED after a server restart): start over.
-      this.replaceClient();
-      return;
-    }
-    if (this.connected(c)) this.probe(c);
-  }
-
-  /** A sync, which the ZooKeeper leader answers (see round-trips.ts); at most one in flight. */
-  private probe(c: Current): void {
-    if (c.probing) return;
-    c.probing = true;
-    const sentAt = monotonicNow();
-    try {
-      sync(c.client, "/", (e) => {
-        c.probing = false;
-        if (!e) this.proven(c, sentAt);
-      });
-    } catch {
-      c.probing = false;
-    }
-  }
-}
-
-/**
- * Closes a client and resolves once the server confirmed (which ends the session at once) or after `graceMs`;
- * then drops the socket if the library still holds it (it waits forever on a frozen server).
- */
-function closeClient(client: Client, graceMs: number): Promise<void> {
-  return new Promise((resolve) => {
-    const finish = (): void => {
-      clearTimeout(timer);
-      const internal = client as Client & { connectionManager?: { socket?: { destroy(): void } } };
-      internal.connectionManager?.socket?.destroy();
-      resolve();
-    };
-    const timer = setTimeout(finish, graceMs);
-    client.on("state", (s: State) => {
-      if (s === State.DISCONNECTED) finish();
-    });
-    client.close();
-  });
 }

@@ -1,12 +1,11 @@
 // Leader election on ZooKeeper, after Curator's LeaderLatch (DESIGN.md §2):
 //   - a latch znode <election>/latch/_c_<driver>-<campaign>-latch-<seq>, EPHEMERAL_SEQUENTIAL; the "protected"
-//     prefix finds a node again whose create lost its answer;
+//     prefix finds a node again whose create lost its answer (latch-nodes.ts);
 //   - the lowest sequence leads; the others watch only their predecessor (no herd effect);
 //   - epoch = the latch node's czxid; the leader session's deadline comes from the connection's proof of life
 //     (connection.ts) and a timer revokes at that deadline, whatever the library says;
 //   - any revoke other than close abandons the latch and campaigns with a new one, so that every grant has a
 //     new, higher epoch; `campaign` (a generation counter) makes callbacks of an abandoned campaign no-ops.
-import { randomUUID } from "node:crypto";
 import type { Event, Stat } from "node-zookeeper-client";
 import { monotonicNow } from "../../common/clock.ts";
 import {
@@ -19,37 +18,18 @@ import type { Logger } from "../../common/logger.ts";
 import type { LeaderElectionDriver, LeaderElectionListener } from "../election-driver.ts";
 import { GuardedLeaderSession, type LeaderSession } from "../leader-session.ts";
 import type { ZooKeeperConnection } from "./connection.ts";
+import { type Latch, LatchNodes, sequenceOf } from "./latch-nodes.ts";
 import { encodeLeaderInfo, LeaderRecordFollower } from "./leader-record.ts";
-import {
-  CreateMode,
-  commitMulti,
-  type MultiOutcome,
-  type ZkOp,
-  ZkCode,
-  ZkResultError,
-  zxid,
-} from "./requests.ts";
+import { CreateMode, commitMulti, type MultiOutcome, type ZkOp, zxid } from "./requests.ts";
 
 const RETRY_MIN_MS = 50;
 const RETRY_MAX_MS = 2_000;
 
-interface Latch {
-  readonly campaign: number;
-  readonly name: string;
-  readonly path: string;
-  readonly epoch: bigint;
-}
-
-/** The 10-digit sequence suffix ZooKeeper appends to a sequential node's name. */
-function sequenceOf(name: string): number {
-  return Number(name.slice(-10));
-}
-
 export class ZooKeeperElectionDriver implements LeaderElectionDriver {
   private state: "created" | "started" | "closed" = "created";
   private listener: LeaderElectionListener | undefined;
-  private readonly driverId = randomUUID();
   private readonly latchDir: string;
+  private readonly latches: LatchNodes;
   private campaign = 0;
   private latch: Latch | undefined;
   private leader: GuardedLeaderSession | undefined;
@@ -69,6 +49,7 @@ export class ZooKeeperElectionDriver implements LeaderElectionDriver {
     private readonly logger: Logger,
   ) {
     this.latchDir = `${electionRoot}/latch`;
+    this.latches = new LatchNodes(conn, this.latchDir);
   }
 
   async start(listener: LeaderElectionListener): Promise<void> {
@@ -148,7 +129,7 @@ export class ZooKeeperElectionDriver implements LeaderElectionDriver {
         ]);
         if (outcome.ok) return;
       }
-      await this.removeLatch(latch.path);
+      await this.latches.remove(latch.path);
     } catch (e: unknown) {
       // The session's end (backend close, or expiry) removes the ephemeral nodes anyway.
       this.logger.warn("could not delete the latch node on close", { path: latch.path, error: String(e) });
@@ -194,44 +175,19 @@ export class ZooKeeperElectionDriver implements LeaderElectionDriver {
 
   /** Creates this campaign's latch node (finding it again after a lost answer) and records its epoch. */
   private async register(campaign: number): Promise<void> {
-    await this.conn.ensurePath(this.latchDir);
-    const prefix = `_c_${this.driverId}-${campaign}-latch-`;
-    let name = await this.findOwn(prefix);
-    if (name === undefined) {
-      try {
-        const path = await this.conn.write<string>("create latch", `${this.latchDir}/${prefix}`, (c, done) =>
-          c.create(`${this.latchDir}/${prefix}`, Buffer.alloc(0), CreateMode.EPHEMERAL_SEQUENTIAL, done),
-        );
-        name = path.slice(this.latchDir.length + 1);
-      } catch (e: unknown) {
-        // Outcome unknown: the protected prefix tells whether the node exists; if not, the retry creates it.
-        name = await this.findOwn(prefix);
-        if (name === undefined) throw e;
-      }
-    }
+    const name = await this.latches.create(campaign);
     const path = `${this.latchDir}/${name}`;
     const stat = await this.conn.read<Stat | null>("exists", path, (c, done) =>
       c.exists(path, this.watcher, done),
     );
     if (campaign !== this.campaign || this.state !== "started") {
-      await this.removeLatch(path).catch(() => {});
+      await this.latches.remove(path).catch(() => {});
       return;
     }
     if (!stat) throw new BackendUnavailableError(`latch node ${path} vanished right after its creation`);
     this.latch = { campaign, name, path, epoch: zxid(stat.czxid) };
     this.retryMs = RETRY_MIN_MS;
     this.logger.debug("campaigning", { latch: path, epoch: this.latch.epoch });
-  }
-
-  private async findOwn(prefix: string): Promise<string | undefined> {
-    const children = await this.children();
-    return children.find((n) => n.startsWith(prefix));
-  }
-
-  private children(): Promise<string[]> {
-    return this.conn.read<string[]>("getChildren", this.latchDir, (c, done) =>
-      c.getChildren(this.latchDir, done),
-    );
   }
 
   /**
@@ -263,13 +219,13 @@ export class ZooKeeperElectionDriver implements LeaderElectionDriver {
 
   private async check(campaign: number): Promise<void> {
     for (;;) {
-      const children = await this.children();
+      const children = await this.latches.children();
       const latch = this.latch;
       if (campaign !== this.campaign || this.state !== "started" || !latch) return;
-      const own = `_c_${this.driverId}-`;
+      const own = this.latches.ownPrefix;
       // Latches of our own abandoned campaigns (same session) are not contenders: delete them.
       const stale = children.filter((n) => n.startsWith(own) && n !== latch.name);
-      for (const n of stale) void this.removeLatch(`${this.latchDir}/${n}`).catch(() => {});
+      for (const n of stale) void this.latches.remove(`${this.latchDir}/${n}`).catch(() => {});
       const contenders = children
         .filter((n) => !stale.includes(n))
         .sort((a, b) => sequenceOf(a) - sequenceOf(b));
@@ -330,15 +286,7 @@ export class ZooKeeperElectionDriver implements LeaderElectionDriver {
     clearTimeout(this.retryTimer);
     this.retryMs = RETRY_MIN_MS;
     if (this.state !== "started") return;
-    if (old && now) void this.removeLatch(old.path).catch(() => {});
+    if (old && now) void this.latches.remove(old.path).catch(() => {});
     if (now) this.runCampaign(campaign);
-  }
-
-  private async removeLatch(path: string): Promise<void> {
-    try {
-      await this.conn.write<void>("delete latch", path, (c, done) => c.remove(path, -1, done));
-    } catch (e: unknown) {
-      if (!(e instanceof ZkResultError && e.zkCode === ZkCode.NO_NODE)) throw e;
-    }
   }
 }

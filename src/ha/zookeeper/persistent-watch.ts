@@ -51,3 +51,44 @@ export function interceptNotifications(client: Client, dispatch: (type: number, 
     original(event);
   };
 }
+
+/**
+ * The persistent recursive watches of one connection (connection.ts), by root path: each root's listeners get
+ * every notification at or below it; the connection adds them all again after every connect.
+ */
+export class RecursiveWatches {
+  private readonly byRoot = new Map<string, Set<(type: number, path: string) => void>>();
+
+  /**
+   * Adds `listener` for `path`; returns the function that removes it, which calls `onLast` once no listener of
+   * `path` is left (remove the server's watch then).
+   */
+  add(path: string, listener: (type: number, path: string) => void, onLast: () => void): () => void {
+    let listeners = this.byRoot.get(path);
+    if (!listeners) {
+      listeners = new Set();
+      this.byRoot.set(path, listeners);
+    }
+    const all = listeners;
+    all.add(listener);
+    return (): void => {
+      all.delete(listener);
+      if (all.size > 0 || this.byRoot.get(path) !== all) return;
+      this.byRoot.delete(path);
+      onLast();
+    };
+  }
+
+  /** Hands a notification about `path` to the listeners of every root at or above it. */
+  dispatch(type: number, path: string): void {
+    for (const [root, listeners] of this.byRoot) {
+      if (path !== root && !path.startsWith(`${root}/`)) continue;
+      for (const l of [...listeners]) l(type, path);
+    }
+  }
+
+  /** Adds every root's watch on `client` (again). */
+  addAll(client: Client): void {
+    for (const path of this.byRoot.keys()) addRecursiveWatch(client, path, () => {});
+  }
+}

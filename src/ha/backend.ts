@@ -16,6 +16,9 @@ export interface HaBackend {
   createRetrievalDriver(election: string): LeaderRetrievalDriver;
   /** The state-handle store of this cluster's namespace (shared; no lifecycle of its own). */
   readonly store: StateHandleStore;
-  /** Closes drivers' connections and the client. Idempotent. Does not resign: close drivers first for that. */
+  /**
+   * Closes every driver it made (a held leadership ends: etcd revokes the lease, ZooKeeper closes the session,
+   * both delete the campaign key / latch at once) and then the client. Idempotent.
+   */
   close(): Promise<void>;
 }

@@ -107,23 +107,22 @@ export function wasNotSent(e: unknown): boolean {
 }
 
 /**
- * Runs a read; retries calls that never reached etcd (another member may answer) until `timeoutMs`, then fails
- * with BackendUnavailableError. A read that was sent and failed is retried the same way: reads are idempotent.
+ * Calls until it succeeds, with a doubling pause (10 ms to 200 ms). After each failure `verdict` gets the error
+ * and whether the time is up, and returns the error to throw, or undefined to try again.
  */
-export async function readWithRetry<T>(
-  ctx: EtcdContext,
-  what: string,
+async function retrying<T>(
+  timeoutMs: number,
   call: (remainingMs: number) => Promise<T>,
-  timeoutMs = ctx.config.requestTimeoutMs,
+  verdict: (e: unknown, outOfTime: boolean) => Error | undefined,
 ): Promise<T> {
   const until = monotonicNow() + timeoutMs;
   let delay = 10;
   for (;;) {
-    const remaining = until - monotonicNow();
     try {
-      return await call(Math.max(1, remaining));
+      return await call(Math.max(1, until - monotonicNow()));
     } catch (e: unknown) {
-      if (monotonicNow() + delay >= until) throw unavailable(ctx, what, e);
+      const error = verdict(e, monotonicNow() + delay >= until);
+      if (error) throw error;
       await sleep(delay);
       delay = Math.min(delay * 2, 200);
     }
@@ -131,29 +130,33 @@ export async function readWithRetry<T>(
 }
 
 /**
+ * Runs a read; retries calls that never reached etcd (another member may answer) until `timeoutMs`, then fails
+ * with BackendUnavailableError. A read that was sent and failed is retried the same way: reads are idempotent.
+ */
+export function readWithRetry<T>(
+  ctx: EtcdContext,
+  what: string,
+  call: (remainingMs: number) => Promise<T>,
+  timeoutMs = ctx.config.requestTimeoutMs,
+): Promise<T> {
+  return retrying(timeoutMs, call, (e, outOfTime) => (outOfTime ? unavailable(ctx, what, e) : undefined));
+}
+
+/**
  * Runs a write. Calls that were certainly not sent are retried until the request timeout (then
  * BackendUnavailableError: nothing happened); a call that was sent and failed without a reply from etcd is
  * PossiblyInconsistentStateError: it may have landed.
  */
-export async function writeOnce<T>(
+export function writeOnce<T>(
   ctx: EtcdContext,
   operation: string,
   key: string,
   call: (remainingMs: number) => Promise<T>,
 ): Promise<T> {
-  const until = monotonicNow() + ctx.config.requestTimeoutMs;
-  let delay = 10;
-  for (;;) {
-    const remaining = until - monotonicNow();
-    try {
-      return await call(Math.max(1, remaining));
-    } catch (e: unknown) {
-      if (!wasNotSent(e)) throw new PossiblyInconsistentStateError(operation, key, e);
-      if (monotonicNow() + delay >= until) throw unavailable(ctx, `${operation} ${key}`, e);
-      await sleep(delay);
-      delay = Math.min(delay * 2, 200);
-    }
-  }
+  return retrying(ctx.config.requestTimeoutMs, call, (e, outOfTime) => {
+    if (!wasNotSent(e)) return new PossiblyInconsistentStateError(operation, key, e);
+    return outOfTime ? unavailable(ctx, `${operation} ${key}`, e) : undefined;
+  });
 }
 
 export function unavailable(ctx: EtcdContext, what: string, cause: unknown): BackendUnavailableError {

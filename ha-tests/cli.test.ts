@@ -108,4 +108,10 @@ describe("vigil command line", () => {
     expect(await p.exited()).toEqual({ code: 0, signal: null });
     expect(p.events.at(-1)).toEqual({ event: "stopped", name: "a" });
   });
+  it("vigil demo (the README's main command) runs every step and exits 0", async () => {
+    const p = spawnVigil(["demo"]);
+    const status = await p.exited();
+    expect(p.stderr()).toBe("");
+    expect(status).toEqual({ code: 0, signal: null });
+  }, 60_000);
 });

@@ -1,7 +1,10 @@
 // vigil demo: the HA core end to end on this machine. It starts a private etcd (or ZooKeeper) on free
-// loopback ports, three `vigil elect` contender processes, shows the leader through leader retrieval,
-// SIGKILLs the leader and times the takeover, then stops the new leader gracefully and times the handover.
+// loopback ports, three `vigil elect` contender processes (each making a fenced probe write every 0.2 s as
+// leader), shows the leader through leader retrieval, SIGKILLs the leader and times the takeover, freezes the
+// next leader past its TTL and shows that it demotes itself on waking and that its writes are refused, then
+// stops the current leader gracefully and times the handover.
 // Everything it started is stopped and removed on exit, Ctrl-C included.
+import { sleep } from "../common/clock.ts";
 import { ConfigError } from "../common/errors.ts";
 import type { ServerCluster } from "../local/cluster.ts";
 import { startEtcd } from "../local/etcd.ts";
@@ -12,7 +15,8 @@ import { secondsFlag } from "./args.ts";
 
 export const demoCommand: Command = {
   name: "demo",
-  summary: "local HA demo: a private etcd/ZooKeeper, three contenders, a leader kill and a graceful handover",
+  summary:
+    "local HA demo: a private etcd/ZooKeeper, three contenders, a leader kill, a frozen leader, a graceful handover",
   usage: "vigil demo [--ha etcd|zookeeper] [--ttl SECONDS] [--contenders N]",
   flags: {
     ha: { type: "string", value: "etcd|zookeeper", help: "the HA backend to start", default: "etcd" },
@@ -22,7 +26,7 @@ export const demoCommand: Command = {
       help: "lease TTL / session timeout of the contenders",
       default: "2",
     },
-    contenders: { type: "string", value: "N", help: "number of contender processes (2-9)", default: "3" },
+    contenders: { type: "string", value: "N", help: "number of contender processes (3-9)", default: "3" },
     help: { type: "boolean", help: "show this help" },
   },
   details:
@@ -91,6 +95,8 @@ class Demo {
           String(this.ttlMs / 1000),
           "--address",
           `${name}.local:6123`,
+          "--probe-interval",
+          "0.2",
         ]),
       );
     say(
@@ -114,39 +120,64 @@ class Demo {
       `   ${this.nameOf(second)} took over after ${secs(performance.now() - killedAt)} (TTL ${secs(this.ttlMs)}), epoch ${e2} > ${e1}`,
     );
 
-    const termAt = performance.now();
-    second.kill("SIGTERM");
-    say(`4. SIGTERM ${this.nameOf(second)}: it resigns at once instead of letting its lease run out`);
-    const third = await this.nextLeader(
-      survivors.filter((p) => p !== second),
+    const pausedAt = second.events.length;
+    const frozenAt = performance.now();
+    second.pause();
+    say(
+      `4. SIGSTOP ${this.nameOf(second)}: frozen past its TTL, it cannot renew; it must not act when it wakes`,
+    );
+    const others = survivors.filter((p) => p !== second);
+    const third = await this.nextLeader(others, this.ttlMs + 10_000);
+    const e3 = this.epochOf(third);
+    say(
+      `   ${this.nameOf(third)} took over after ${secs(performance.now() - frozenAt)}, epoch ${e3} > ${e2}`,
+    );
+    await sleep(Math.max(0, frozenAt + this.ttlMs + 1_000 - performance.now()));
+    second.resume();
+    const after = (i: number): boolean => i >= pausedAt;
+    const revoked = await second.waitForEvent((e, i) => after(i) && e["event"] === "revoked", 10_000);
+    say(`   SIGCONT ${this.nameOf(second)}: it demoted itself at once (${String(revoked["reason"])})`);
+    const refused = await second.waitForEvent(
+      (e, i) => after(i) && e["event"] === "probe" && e["ok"] === false,
       10_000,
     );
+    const landed = second.events.filter((e, i) => after(i) && e["event"] === "probe" && e["ok"] === true);
     say(
-      `   ${this.nameOf(third)} took over after ${secs(performance.now() - termAt)}, epoch ${this.epochOf(third)} > ${e2}`,
+      `   its fenced writes since waking: ${landed.length} landed, refused with ${String(refused["code"])} (the store never sees them)`,
     );
-    const exit = await second.exited();
-    say(`   ${this.nameOf(second)} exited with code ${exit.code}`);
-    say(`5. done: at most one leader at a time, epochs only increased, every takeover shown above`);
+
+    const termAt = performance.now();
+    third.kill("SIGTERM");
+    say(`5. SIGTERM ${this.nameOf(third)}: it resigns at once instead of letting its lease run out`);
+    const fourth = await this.nextLeader([second, ...others.filter((p) => p !== third)], 10_000);
+    say(
+      `   ${this.nameOf(fourth)} took over after ${secs(performance.now() - termAt)}, epoch ${this.epochOf(fourth)} > ${e3}`,
+    );
+    const exit = await third.exited();
+    say(`   ${this.nameOf(third)} exited with code ${exit.code}`);
+    say("6. done: at most one leader at a time, epochs only increased, no write of a deposed leader landed");
   }
 
   private haArgs(endpoints: string): string[] {
     return ["--ha", this.kind, "--ha-endpoints", endpoints, "--cluster-id", this.clusterId];
   }
 
-  /** The first of `candidates` whose latest leadership event is a grant. */
+  /** The first of `candidates` whose latest leadership event is a grant (checked every 10 ms). */
   private async nextLeader(candidates: VigilProcess[], timeoutMs: number): Promise<VigilProcess> {
     const leading = (p: VigilProcess): boolean =>
       p.events.filter((e) => e["event"] === "granted" || e["event"] === "revoked").at(-1)?.["event"] ===
       "granted";
-    const winner = await Promise.race(
-      candidates.map((p) =>
-        p
-          .waitForEvent((e, i) => isGrant(e) && i === p.events.findLastIndex(isGrant), timeoutMs)
-          .then(() => p),
-      ),
-    );
-    if (!leading(winner)) return this.nextLeader(candidates, timeoutMs);
-    return winner;
+    const until = performance.now() + timeoutMs;
+    for (;;) {
+      const winner = candidates.find(leading);
+      if (winner) return winner;
+      if (performance.now() > until) {
+        throw new Error(
+          `no contender became leader within ${secs(timeoutMs)}:\n${candidates.map((p) => p.stderr()).join("\n")}`,
+        );
+      }
+      await sleep(10);
+    }
   }
 
   private async retrieve(endpoints: string): Promise<VigilEvent> {

@@ -166,20 +166,24 @@ export function processContract(fixture: () => ProcessFixture): void {
       });
     }
 
-    it("a coordinator restart shorter than the TTL costs the leader nothing: no revoke, same epoch", async () => {
+    it("a coordinator restart well inside the deadline costs the leader nothing: no revoke, same epoch", async () => {
+      // The leader tolerates an outage of TTL − margin − one watchdog period: about 1.3 s on etcd at TTL 2 s,
+      // but only TTL/3 on ZooKeeper (margin and watchdog period are each a third of the session), which a
+      // ZooKeeper restart does not reliably fit into at 2 s. A 6 s TTL gives every backend room for it.
+      const ttl = 6;
       const f = fixture();
       const cluster = freshClusterId("blip");
-      const a = spawn(elect(f, f.cluster.endpoints, cluster, "a"));
+      const a = spawn(elect(f, f.cluster.endpoints, cluster, "a", ["--ttl", String(ttl)]));
       const grant = await a.waitForEvent(isGrant, 15_000);
-      const b = spawn(elect(f, f.cluster.endpoints, cluster, "b"));
+      const b = spawn(elect(f, f.cluster.endpoints, cluster, "b", ["--ttl", String(ttl)]));
       await b.waitForEvent((e) => e["event"] === "campaigning", 15_000);
       await sleep(300);
       const t0 = performance.now();
       await f.cluster.kill(0);
       await f.cluster.restart(0);
       const downMs = performance.now() - t0;
-      await sleep(TTL_S * 2 * 1000);
-      expect(downMs).toBeLessThan((TTL_S * 1000) / 2);
+      await sleep((ttl + 1) * 1000);
+      expect(downMs).toBeLessThan((ttl * 1000) / 6);
       expect(a.events.filter((e) => e["event"] === "revoked")).toEqual([]);
       expect(leading(a)).toBe(true);
       expect(b.events.filter(isGrant)).toEqual([]);

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { LeadershipLostError, StaleFenceError } from "../common/errors.ts";
 import { sleep } from "../common/clock.ts";
+import { LeadershipLostError, StaleFenceError } from "../common/errors.ts";
 import { silentLogger } from "../common/logger.ts";
 import { codecs } from "../generated/records.ts";
 import type { LeaderElectionDriver, LeaderElectionListener } from "./election-driver.ts";

@@ -1,7 +1,8 @@
 // One campaign of the etcd election driver (election-driver.ts): a lease, and the campaign key
 // `<election>/campaign/<lease-hex>` created on it only if absent. The key's create revision is the epoch.
-import { deadline, type EtcdContext, writeOnce } from "./client.ts";
+
 import type { CampaignKeyWatch } from "./campaign-key-watch.ts";
+import { deadline, type EtcdContext, writeOnce } from "./client.ts";
 import { EtcdLease } from "./lease.ts";
 import type { PredecessorWatch } from "./predecessor-watch.ts";
 

@@ -10,8 +10,8 @@ import { ClientClosedError, Etcd3, type IKeyValue, type Watcher } from "etcd3";
 import { monotonicNow, sleep } from "../../common/clock.ts";
 import {
   BackendUnavailableError,
-  PossiblyInconsistentStateError,
   describeCause,
+  PossiblyInconsistentStateError,
 } from "../../common/errors.ts";
 import type { Logger } from "../../common/logger.ts";
 import type { HaConfig } from "../../config/ha-config.ts";

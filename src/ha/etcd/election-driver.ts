@@ -9,13 +9,13 @@
 // The leader's immediate successor revokes the leader's lease once etcd proves it expired, instead of waiting
 // up to 0.5 s more for etcd 3.4's lessor (predecessor-reaper.ts).
 import { monotonicNow, sleep } from "../../common/clock.ts";
-import { LeadershipLostError, LifecycleError, StaleFenceError, describeCause } from "../../common/errors.ts";
-import { codecs } from "../../generated/records.ts";
+import { describeCause, LeadershipLostError, LifecycleError, StaleFenceError } from "../../common/errors.ts";
 import type { LeaderElectionDriver, LeaderElectionListener } from "../election-driver.ts";
+import { encodeLeaderInfo } from "../leader-info.ts";
 import { GuardedLeaderSession, type LeaderSession } from "../leader-session.ts";
-import { deadline, type EtcdContext, unavailable, writeOnce } from "./client.ts";
 import { type Campaign, registerCampaign, Superseded } from "./campaign.ts";
 import { CampaignKeyWatch } from "./campaign-key-watch.ts";
+import { deadline, type EtcdContext, unavailable, writeOnce } from "./client.ts";
 import { LeaderFollower } from "./leader-follower.ts";
 import { PredecessorWatch } from "./predecessor-watch.ts";
 
@@ -83,12 +83,7 @@ export class EtcdElectionDriver implements LeaderElectionDriver {
     if (session !== this.session || !c || c.key !== session.electionKey) {
       throw new LeadershipLostError(session.epoch, "not the current session of this election driver");
     }
-    const value = codecs.LeaderInformation.encode({
-      version: 1,
-      ...info,
-      epoch: session.epoch,
-      sessionId: session.id,
-    });
+    const value = encodeLeaderInfo(session, info);
     const res = await writeOnce(this.ctx, "publish leader information", this.leaderKey, (ms) =>
       this.ctx.client.kv.txn(
         {

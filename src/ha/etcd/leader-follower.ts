@@ -4,22 +4,10 @@
 // information) and the retrieval driver.
 import type { IKeyValue, Watcher } from "etcd3";
 import { sleep } from "../../common/clock.ts";
-import { CorruptRecordError, describeCause } from "../../common/errors.ts";
-import { codecs } from "../../generated/records.ts";
+import { describeCause } from "../../common/errors.ts";
 import type { LeaderInfo } from "../election-driver.ts";
+import { decodeLeaderInfo } from "../leader-info.ts";
 import { cancelWatcher, type EtcdContext, readWithRetry } from "./client.ts";
-
-/** Decodes a stored LeaderInformation record; CorruptRecordError naming the key when it cannot be read. */
-export function decodeLeaderInfo(key: string, value: Uint8Array): LeaderInfo {
-  try {
-    const r = codecs.LeaderInformation.decode(value);
-    if (r.version !== 1)
-      throw new Error(`unsupported record version ${r.version}; this vigil reads version 1`);
-    return { name: r.name, address: r.address, epoch: r.epoch, sessionId: r.sessionId };
-  } catch (e: unknown) {
-    throw new CorruptRecordError(key, describeCause(e), e);
-  }
-}
 
 export class LeaderFollower {
   private watcher: Watcher | undefined;

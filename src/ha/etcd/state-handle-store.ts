@@ -5,10 +5,10 @@
 import type { ICompare, IKeyValue, IRequestOp, ITxnResponse, Watcher } from "etcd3";
 import {
   AlreadyExistsError,
+  describeCause,
   NotFoundError,
   StaleFenceError,
   VersionConflictError,
-  describeCause,
 } from "../../common/errors.ts";
 import type { LeaderSession } from "../leader-session.ts";
 import {

@@ -2,9 +2,9 @@
 // session with a TTL kept alive every TTL/3, a campaign key per session whose create revision is the epoch,
 // the lowest create revision leads, and the zombie guard's deadline from the last acknowledged keepalive.
 import { monotonicNow } from "../../common/clock.ts";
-import { BackendUnavailableError, CorruptRecordError, StaleFenceError } from "../../common/errors.ts";
-import { codecs } from "../../generated/records.ts";
-import type { LeaderElectionDriver, LeaderElectionListener, LeaderInfo } from "../election-driver.ts";
+import { BackendUnavailableError, StaleFenceError } from "../../common/errors.ts";
+import type { LeaderElectionDriver, LeaderElectionListener } from "../election-driver.ts";
+import { decodeLeaderInfo, encodeLeaderInfo } from "../leader-info.ts";
 import { GuardedLeaderSession, type LeaderSession } from "../leader-session.ts";
 import type { LeaderRetrievalDriver, LeaderRetrievalListener } from "../retrieval-driver.ts";
 import type { MemoryCoordinator } from "./coordinator.ts";
@@ -16,16 +16,6 @@ export interface MemoryLink {
   /** Throws BackendUnavailableError while the client is partitioned. */
   reachable(): void;
   isReachable(): boolean;
-}
-
-export function decodeLeaderInfo(key: string, value: Uint8Array): LeaderInfo {
-  try {
-    const r = codecs.LeaderInformation.decode(value);
-    if (r.version !== 1) throw new Error(`unsupported record version ${r.version}`);
-    return { name: r.name, address: r.address, epoch: r.epoch, sessionId: r.sessionId };
-  } catch (e: unknown) {
-    throw new CorruptRecordError(key, e instanceof Error ? e.message : String(e), e);
-  }
 }
 
 export class MemoryElectionDriver implements LeaderElectionDriver {
@@ -67,12 +57,7 @@ export class MemoryElectionDriver implements LeaderElectionDriver {
   ): Promise<void> {
     session.assertLeader();
     this.link.reachable();
-    const value = codecs.LeaderInformation.encode({
-      version: 1,
-      ...info,
-      epoch: session.epoch,
-      sessionId: session.id,
-    });
+    const value = encodeLeaderInfo(session, info);
     const ok = this.link.coordinator.txn(
       [{ key: session.electionKey, target: "create", equals: session.epoch }],
       [

@@ -6,7 +6,7 @@ import type { HaConfig } from "../../config/ha-config.ts";
 import type { HaBackend } from "../backend.ts";
 import { clusterRoot, electionRoot, leaderKey } from "../keys.ts";
 import type { MemoryCoordinator } from "./coordinator.ts";
-import { type MemoryLink, MemoryElectionDriver, MemoryRetrievalDriver } from "./election-driver.ts";
+import { MemoryElectionDriver, type MemoryLink, MemoryRetrievalDriver } from "./election-driver.ts";
 import { MemoryStateHandleStore } from "./store.ts";
 
 export { MemoryCoordinator } from "./coordinator.ts";

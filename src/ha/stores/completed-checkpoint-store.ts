@@ -1,7 +1,7 @@
 // Pointers to a job's completed checkpoints (jobs/<job>/checkpoints/<id>), newest N kept. The checkpoint's
 // metadata lives in file storage; a subsumed checkpoint loses its pointer first and its metadata blob second.
 // Reads are strict: a pointer that cannot be read fails the call, it is never skipped (DESIGN.md §3).
-import { codecs, type BlobRef, type CheckpointPointer } from "../../generated/records.ts";
+import { type BlobRef, type CheckpointPointer, codecs } from "../../generated/records.ts";
 import type { FileBlobStore } from "../../storage/blob-store.ts";
 import { storeKeys } from "../keys.ts";
 import type { LeaderSession } from "../leader-session.ts";

@@ -16,10 +16,11 @@ import {
 } from "../../common/errors.ts";
 import type { Logger } from "../../common/logger.ts";
 import type { LeaderElectionDriver, LeaderElectionListener } from "../election-driver.ts";
+import { encodeLeaderInfo } from "../leader-info.ts";
 import { GuardedLeaderSession, type LeaderSession } from "../leader-session.ts";
 import type { ZooKeeperConnection } from "./connection.ts";
 import { type Latch, LatchNodes, sequenceOf } from "./latch-nodes.ts";
-import { encodeLeaderInfo, LeaderRecordFollower } from "./leader-record.ts";
+import { LeaderRecordFollower } from "./leader-record.ts";
 import { CreateMode, commitMulti, type MultiOutcome, type ZkOp, zxid } from "./requests.ts";
 
 const RETRY_MIN_MS = 50;
@@ -91,7 +92,7 @@ export class ZooKeeperElectionDriver implements LeaderElectionDriver {
     if (this.leader !== session || !latch || latch.path !== session.electionKey) {
       throw new LeadershipLostError(session.epoch, "not the current leader session of this driver");
     }
-    const data = encodeLeaderInfo({ ...info, epoch: session.epoch, sessionId: session.id });
+    const data = Buffer.from(encodeLeaderInfo(session, info));
     const what = `publish leader information at ${this.leaderPath}`;
     for (let attempt = 0; attempt < 3; attempt++) {
       const stat = await this.conn.read<Stat | null>("exists", this.leaderPath, (c, done) =>

@@ -3,26 +3,11 @@
 // every reconnect and new session (the library's watches do not survive a new session). Used by the retrieval
 // driver and by the election driver (to let the service correct differing information).
 import type { Event, Stat } from "node-zookeeper-client";
-import { CorruptRecordError } from "../../common/errors.ts";
-import { codecs } from "../../generated/records.ts";
+import type { CorruptRecordError } from "../../common/errors.ts";
 import type { LeaderInfo } from "../election-driver.ts";
+import { decodeLeaderInfo } from "../leader-info.ts";
 import type { ZooKeeperConnection } from "./connection.ts";
 import { ZkCode, ZkResultError } from "./requests.ts";
-
-export function encodeLeaderInfo(info: LeaderInfo): Buffer {
-  return Buffer.from(codecs.LeaderInformation.encode({ version: 1, ...info }));
-}
-
-/** Decodes a leader record; CorruptRecordError naming the path when it is not a version-1 LeaderInformation. */
-export function decodeLeaderInfo(path: string, data: Uint8Array): LeaderInfo {
-  try {
-    const r = codecs.LeaderInformation.decode(data);
-    if (r.version !== 1) throw new Error(`unsupported record version ${r.version}`);
-    return { name: r.name, address: r.address, epoch: r.epoch, sessionId: r.sessionId };
-  } catch (e: unknown) {
-    throw new CorruptRecordError(path, e instanceof Error ? e.message : String(e), e);
-  }
-}
 
 export interface LeaderRecordListener {
   onInfo(info: LeaderInfo | undefined): void;

@@ -30,8 +30,8 @@ import {
   type MultiOutcome,
   parentsBelow,
   storeVersion,
-  type ZkOp,
   ZkCode,
+  type ZkOp,
   ZkResultError,
 } from "./requests.ts";
 import { ZooKeeperStoreWatch } from "./store-watch.ts";

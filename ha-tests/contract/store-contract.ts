@@ -45,6 +45,7 @@ function graph(jobId: string, vertices = 2, padding = ""): JobGraph {
       configJson: JSON.stringify({ i, padding }),
     })),
     edges: vertices > 1 ? [{ source: "v0", target: "v1", partitioning: "PARTITIONING_FORWARD" }] : [],
+    configJson: "",
   };
 }
 

@@ -13,7 +13,13 @@ export type ErrorCode =
   | "RECORD_TOO_LARGE"
   | "BACKEND_UNAVAILABLE"
   | "CONFIG"
-  | "LIFECYCLE";
+  | "LIFECYCLE"
+  | "STALE_EPOCH"
+  | "INVALID_ARGUMENT"
+  | "UNAVAILABLE"
+  | "DEADLINE_EXCEEDED"
+  | "CANCELLED"
+  | "INTERNAL";
 
 export class VigilError extends Error {
   readonly code: ErrorCode;
@@ -146,6 +152,58 @@ export class ConfigError extends VigilError {
 export class LifecycleError extends VigilError {
   constructor(message: string) {
     super("LIFECYCLE", message);
+  }
+}
+
+/**
+ * A TaskManager (or any fenced receiver) refused a command of an older leader epoch than the highest it has
+ * seen: the sender was deposed. Nothing was done.
+ */
+export class StaleEpochError extends VigilError {
+  constructor(
+    readonly epoch: bigint,
+    readonly highest: bigint,
+    readonly what: string,
+  ) {
+    super(
+      "STALE_EPOCH",
+      `${what}: refused: leader epoch ${epoch} is older than epoch ${highest}, the highest seen here (the sender was deposed)`,
+    );
+  }
+}
+
+/** A request is malformed or names something invalid (a JobGraph with a cycle, …); the message says what and where. */
+export class InvalidArgumentError extends VigilError {
+  constructor(message: string) {
+    super("INVALID_ARGUMENT", message);
+  }
+}
+
+/** A remote peer could not be reached. The call was not processed, or (for a dropped connection) may have been. */
+export class UnavailableError extends VigilError {
+  constructor(message: string, cause?: unknown) {
+    super("UNAVAILABLE", message, { cause });
+  }
+}
+
+/** A call's deadline passed before its answer arrived: its outcome is unknown. */
+export class DeadlineExceededError extends VigilError {
+  constructor(message: string, cause?: unknown) {
+    super("DEADLINE_EXCEEDED", message, { cause });
+  }
+}
+
+/** The caller cancelled the call (its AbortSignal fired): its outcome is unknown. */
+export class CancelledError extends VigilError {
+  constructor(message: string, cause?: unknown) {
+    super("CANCELLED", message, { cause });
+  }
+}
+
+/** A remote peer failed in a way that has no better code; the message is the peer's. */
+export class InternalError extends VigilError {
+  constructor(message: string, cause?: unknown) {
+    super("INTERNAL", message, { cause });
   }
 }
 

@@ -92,6 +92,11 @@ export interface JobResult {
   finishedAtMs: bigint;
 }
 
+export interface TaskManagerRegistry {
+  version: number;
+  taskmanagerIds: string[];
+}
+
 export interface LeaderAddress {
   name: string;
   address: string;
@@ -489,6 +494,19 @@ export const descriptor = {
                     "finishedAtMs": {
                       "type": "int64",
                       "id": 6
+                    }
+                  }
+                },
+                "TaskManagerRegistry": {
+                  "fields": {
+                    "version": {
+                      "type": "uint32",
+                      "id": 1
+                    },
+                    "taskmanagerIds": {
+                      "rule": "repeated",
+                      "type": "string",
+                      "id": 2
                     }
                   }
                 }
@@ -999,6 +1017,7 @@ export const codecs = {
   CheckpointPointer: messageCodec<CheckpointPointer>(descriptor, "vigil.ha.v1.CheckpointPointer"),
   CheckpointCounter: messageCodec<CheckpointCounter>(descriptor, "vigil.ha.v1.CheckpointCounter"),
   JobResult: messageCodec<JobResult>(descriptor, "vigil.ha.v1.JobResult"),
+  TaskManagerRegistry: messageCodec<TaskManagerRegistry>(descriptor, "vigil.ha.v1.TaskManagerRegistry"),
   LeaderAddress: messageCodec<LeaderAddress>(descriptor, "vigil.rpc.v1.LeaderAddress"),
   SubmitJobRequest: messageCodec<SubmitJobRequest>(descriptor, "vigil.rpc.v1.SubmitJobRequest"),
   SubmitJobResponse: messageCodec<SubmitJobResponse>(descriptor, "vigil.rpc.v1.SubmitJobResponse"),

@@ -8,6 +8,7 @@
 //   /vigil/<cluster>/jobs/<job>/checkpoints/<id>          CheckpointPointer (id zero-padded to 20 digits)
 //   /vigil/<cluster>/jobs/<job>/checkpoint-counter        CheckpointCounter
 //   /vigil/<cluster>/job-results/<job>                    JobResult
+//   /vigil/<cluster>/taskmanagers                         TaskManagerRegistry (workers a leader deployed to)
 import { ConfigError } from "../common/errors.ts";
 
 /** The JobManagers' election. Diagnostic contenders (`vigil elect`) default to "diagnostic". */
@@ -47,4 +48,5 @@ export const storeKeys = {
   checkpointCounter: (job: string) => `jobs/${segment(job, "job id")}/checkpoint-counter`,
   jobResults: "job-results",
   jobResult: (job: string) => `job-results/${segment(job, "job id")}`,
+  taskManagerRegistry: "taskmanagers",
 } as const;

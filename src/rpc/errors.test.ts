@@ -1,0 +1,103 @@
+import { Metadata, status } from "@grpc/grpc-js";
+import { describe, expect, it } from "vitest";
+import {
+  CancelledError,
+  DeadlineExceededError,
+  type ErrorCode,
+  InternalError,
+  InvalidArgumentError,
+  NotLeaderError,
+  StaleEpochError,
+  UnavailableError,
+  VigilError,
+} from "../common/errors.ts";
+import {
+  ERROR_CODE_KEY,
+  fromStatus,
+  LEADER_ADDRESS_KEY,
+  RemoteError,
+  STATUS_OF_CODE,
+  toStatus,
+} from "./errors.ts";
+
+const site = {
+  method: "TaskExecutor/DeployTask",
+  address: "10.0.0.7:6124",
+  timeoutMs: 250,
+  cancelledByCaller: false,
+};
+
+describe("vigil error <-> gRPC status", () => {
+  it("maps every vigil code to its status and back to the same code and message", () => {
+    for (const code of Object.keys(STATUS_OF_CODE) as ErrorCode[]) {
+      const s = toStatus(new VigilError(code, `something about ${code}`));
+      expect(s.code).toBe(STATUS_OF_CODE[code]);
+      expect(s.metadata.get(ERROR_CODE_KEY)).toEqual([code]);
+      const back = fromStatus(s, site);
+      expect(back.code).toBe(code);
+      if (code !== "NOT_LEADER") expect(back.message).toBe(`something about ${code}`);
+    }
+  });
+
+  it("uses the agreed statuses for the families callers branch on", () => {
+    expect(STATUS_OF_CODE).toMatchObject({
+      NOT_FOUND: status.NOT_FOUND,
+      ALREADY_EXISTS: status.ALREADY_EXISTS,
+      INVALID_ARGUMENT: status.INVALID_ARGUMENT,
+      CONFIG: status.INVALID_ARGUMENT,
+      NOT_LEADER: status.FAILED_PRECONDITION,
+      STALE_FENCE: status.FAILED_PRECONDITION,
+      STALE_EPOCH: status.FAILED_PRECONDITION,
+      LEADERSHIP_LOST: status.FAILED_PRECONDITION,
+      VERSION_CONFLICT: status.ABORTED,
+      RECORD_TOO_LARGE: status.RESOURCE_EXHAUSTED,
+      BACKEND_UNAVAILABLE: status.UNAVAILABLE,
+    });
+  });
+
+  it("keeps a NotLeaderError's leader address, and its absence", () => {
+    const withAddress = toStatus(new NotLeaderError("10.0.0.1:6123"));
+    expect(withAddress.metadata.get(LEADER_ADDRESS_KEY)).toEqual(["10.0.0.1:6123"]);
+    const back = fromStatus(withAddress, site);
+    expect(back).toBeInstanceOf(NotLeaderError);
+    expect((back as NotLeaderError).leaderAddress).toBe("10.0.0.1:6123");
+    const none = fromStatus(toStatus(new NotLeaderError(undefined)), site);
+    expect((none as NotLeaderError).leaderAddress).toBeUndefined();
+  });
+
+  it("brings remote errors back as the real class when it is message-only, else as RemoteError", () => {
+    expect(fromStatus(toStatus(new InvalidArgumentError("cycle at v1")), site)).toBeInstanceOf(
+      InvalidArgumentError,
+    );
+    expect(fromStatus(toStatus(new UnavailableError("etcd down")), site)).toBeInstanceOf(UnavailableError);
+    const stale = fromStatus(toStatus(new StaleEpochError(3n, 5n, "deploy j/v/0/0@3")), site);
+    expect(stale).toBeInstanceOf(RemoteError);
+    expect(stale.code).toBe("STALE_EPOCH");
+    expect(stale.message).toBe(new StaleEpochError(3n, 5n, "deploy j/v/0/0@3").message);
+    expect((stale as RemoteError).address).toBe(site.address);
+  });
+
+  it("turns an unknown handler error into INTERNAL and says it was not a vigil error", () => {
+    const s = toStatus(new TypeError("x is undefined"));
+    expect(s).toMatchObject({ code: status.INTERNAL, vigil: false });
+    expect(s.details).toContain("x is undefined");
+    expect(fromStatus(s, site)).toBeInstanceOf(InternalError);
+  });
+
+  it("maps transport failures without a vigil code by status, naming method and address", () => {
+    const bare = (code: status) => ({ code, details: "transport detail", metadata: new Metadata() });
+    const deadline = fromStatus(bare(status.DEADLINE_EXCEEDED), site);
+    expect(deadline).toBeInstanceOf(DeadlineExceededError);
+    expect(deadline.message).toBe(
+      "TaskExecutor/DeployTask to 10.0.0.7:6124: no answer within 250 ms; outcome unknown",
+    );
+    expect(fromStatus(bare(status.CANCELLED), { ...site, cancelledByCaller: true })).toBeInstanceOf(
+      CancelledError,
+    );
+    const down = fromStatus(bare(status.UNAVAILABLE), site);
+    expect(down).toBeInstanceOf(UnavailableError);
+    expect(down.message).toContain("10.0.0.7:6124");
+    expect(down.message).toContain("TaskExecutor/DeployTask");
+    expect(fromStatus(bare(status.RESOURCE_EXHAUSTED), site)).toBeInstanceOf(InternalError);
+  });
+});

@@ -1,0 +1,161 @@
+// Vigil errors across the wire. The server turns a thrown VigilError into a gRPC status plus metadata that
+// keeps its code (and a NotLeaderError's leader address); the client turns it back, so a caller sees the same
+// error family whichever side of the wire it came from. Failures of the transport itself (no answer, peer
+// down, our own cancel) carry no vigil code and get their own messages naming the method and address.
+import { Metadata, type ServiceError, status } from "@grpc/grpc-js";
+import {
+  BackendUnavailableError,
+  CancelledError,
+  ConfigError,
+  DeadlineExceededError,
+  type ErrorCode,
+  InternalError,
+  InvalidArgumentError,
+  LifecycleError,
+  NotLeaderError,
+  UnavailableError,
+  VigilError,
+} from "../common/errors.ts";
+
+export const ERROR_CODE_KEY = "vigil-error-code";
+export const LEADER_ADDRESS_KEY = "vigil-leader-address";
+
+/** Every vigil code and the gRPC status it travels as. One table, both directions. */
+export const STATUS_OF_CODE: Readonly<Record<ErrorCode, status>> = {
+  NOT_FOUND: status.NOT_FOUND,
+  ALREADY_EXISTS: status.ALREADY_EXISTS,
+  VERSION_CONFLICT: status.ABORTED,
+  STALE_FENCE: status.FAILED_PRECONDITION,
+  // The write may or may not have landed: not retry-safe like UNAVAILABLE, not a plain failure either.
+  POSSIBLY_INCONSISTENT: status.UNKNOWN,
+  LEADERSHIP_LOST: status.FAILED_PRECONDITION,
+  NOT_LEADER: status.FAILED_PRECONDITION,
+  CORRUPT_RECORD: status.DATA_LOSS,
+  RECORD_TOO_LARGE: status.RESOURCE_EXHAUSTED,
+  BACKEND_UNAVAILABLE: status.UNAVAILABLE,
+  CONFIG: status.INVALID_ARGUMENT,
+  LIFECYCLE: status.FAILED_PRECONDITION,
+  STALE_EPOCH: status.FAILED_PRECONDITION,
+  INVALID_ARGUMENT: status.INVALID_ARGUMENT,
+  UNAVAILABLE: status.UNAVAILABLE,
+  DEADLINE_EXCEEDED: status.DEADLINE_EXCEEDED,
+  CANCELLED: status.CANCELLED,
+  INTERNAL: status.INTERNAL,
+};
+
+const CODES = new Set<string>(Object.keys(STATUS_OF_CODE));
+
+function isErrorCode(value: string): value is ErrorCode {
+  return CODES.has(value);
+}
+
+/**
+ * A vigil error raised by the remote peer whose class has no message-only constructor (StaleEpochError,
+ * NotFoundError, …): same `code` and message as the original. Test `code`, not the class, for these.
+ */
+export class RemoteError extends VigilError {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    /** The address of the peer that raised it. */
+    readonly address: string,
+  ) {
+    super(code, message);
+  }
+}
+
+/** What a server sends back for a failed call: a status with details and metadata. */
+export interface StatusOutcome {
+  readonly code: status;
+  readonly details: string;
+  readonly metadata: Metadata;
+}
+
+/** A handler's error as a gRPC status. `vigil` says whether it was a VigilError (else log it: a bug). */
+export function toStatus(error: unknown): StatusOutcome & { readonly vigil: boolean } {
+  const metadata = new Metadata();
+  if (error instanceof VigilError) {
+    metadata.set(ERROR_CODE_KEY, error.code);
+    if (error instanceof NotLeaderError && error.leaderAddress)
+      metadata.set(LEADER_ADDRESS_KEY, error.leaderAddress);
+    return { code: STATUS_OF_CODE[error.code], details: error.message, metadata, vigil: true };
+  }
+  const details = error instanceof Error ? error.message : String(error);
+  return { code: status.INTERNAL, details: `internal error: ${details}`, metadata, vigil: false };
+}
+
+/** Where a failed call was going, for messages. */
+export interface CallSite {
+  /** "Service/Method". */
+  readonly method: string;
+  readonly address: string;
+  readonly timeoutMs: number;
+  /** True when the caller's own AbortSignal cancelled the call. */
+  readonly cancelledByCaller: boolean;
+}
+
+/** A failed call's status as the vigil error a caller handles. */
+export function fromStatus(
+  error: Pick<ServiceError, "code" | "details" | "metadata">,
+  site: CallSite,
+): VigilError {
+  const code = firstString(error.metadata, ERROR_CODE_KEY);
+  if (code !== undefined && isErrorCode(code)) return remoteError(code, error, site);
+  const where = `${site.method} to ${site.address}`;
+  switch (error.code) {
+    case status.DEADLINE_EXCEEDED:
+      return new DeadlineExceededError(`${where}: no answer within ${site.timeoutMs} ms; outcome unknown`);
+    case status.CANCELLED:
+      if (site.cancelledByCaller)
+        return new CancelledError(`${where}: cancelled by the caller; outcome unknown`);
+      // The peer ended the call (a forced shutdown): it may have done the work or not.
+      return new UnavailableError(
+        `${where}: the call was ended by the peer (${error.details}); outcome unknown`,
+      );
+    case status.UNAVAILABLE:
+      return new UnavailableError(
+        `${where}: unavailable (${error.details}); is the process at ${site.address} running?`,
+      );
+    case status.UNIMPLEMENTED:
+      return new InternalError(
+        `${where}: the peer does not serve this method (${error.details}); is ${site.address} the right kind of vigil process?`,
+      );
+    default:
+      return new InternalError(`${where}: ${status[error.code] ?? error.code}: ${error.details}`);
+  }
+}
+
+function remoteError(
+  code: ErrorCode,
+  error: Pick<ServiceError, "details" | "metadata">,
+  site: CallSite,
+): VigilError {
+  const message = error.details;
+  switch (code) {
+    case "NOT_LEADER":
+      return new NotLeaderError(firstString(error.metadata, LEADER_ADDRESS_KEY) || undefined);
+    case "UNAVAILABLE":
+      return new UnavailableError(message);
+    case "BACKEND_UNAVAILABLE":
+      return new BackendUnavailableError(message);
+    case "DEADLINE_EXCEEDED":
+      return new DeadlineExceededError(message);
+    case "CANCELLED":
+      return new CancelledError(message);
+    case "INTERNAL":
+      return new InternalError(message);
+    case "INVALID_ARGUMENT":
+      return new InvalidArgumentError(message);
+    case "CONFIG":
+      return new ConfigError(message);
+    case "LIFECYCLE":
+      return new LifecycleError(message);
+    default:
+      return new RemoteError(code, message, site.address);
+  }
+}
+
+function firstString(metadata: Metadata | undefined, key: string): string | undefined {
+  const value = metadata?.get(key)[0];
+  return typeof value === "string" ? value : undefined;
+}

@@ -2,11 +2,19 @@
 // per benchmark between markers; a run with --only rewrites its own section and keeps the others.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import type { HandoverResult } from "./failover.ts";
+import type { JobFailoverResult } from "./jobs-failover.ts";
 import { seconds, summarize } from "./stats.ts";
 import type { StoreRow } from "./store.ts";
+import { mib, type ScaleResult } from "./taskmanager-scale.ts";
 
-export type Section = "failover" | "graceful" | "store";
-export const SECTIONS: readonly Section[] = ["failover", "graceful", "store"];
+export type Section = "failover" | "graceful" | "store" | "jobs-failover" | "taskmanager-scale";
+export const SECTIONS: readonly Section[] = [
+  "failover",
+  "graceful",
+  "store",
+  "jobs-failover",
+  "taskmanager-scale",
+];
 
 export interface HandoverRow {
   readonly backend: "etcd" | "zookeeper";
@@ -61,6 +69,112 @@ export function handoverDetails(rows: readonly HandoverRow[]): string {
     for (const a of anomalies.slice(0, 5)) out.push(`  - anomaly: ${a.slice(0, 300)}`);
     if (anomalies.length > 5) out.push(`  - … and ${anomalies.length - 5} more anomalies`);
   }
+  return out.join("\n");
+}
+
+/** One row per backend and measure; only "job RUNNING" has a target (DESIGN.md §6). */
+export function jobFailoverTable(results: readonly JobFailoverResult[], runningTargetMs: number): string {
+  const body: string[][] = [];
+  for (const r of results) {
+    const measures: ReadonlyArray<[string, number[], number | undefined]> = [
+      ["new leader published", r.rounds.map((x) => x.publishedMs), undefined],
+      ["TaskManagers re-registered", r.rounds.map((x) => x.registeredMs), undefined],
+      ["job RUNNING", r.rounds.map((x) => x.runningMs), runningTargetMs],
+    ];
+    for (const [label, samples, targetMs] of measures) {
+      const s = summarize(samples);
+      let verdict: string;
+      if (targetMs === undefined) verdict = "—";
+      else if (r.error !== undefined) verdict = `FAILED after ${samples.length} rounds`;
+      else if (!s) verdict = "no samples";
+      else verdict = s.p99 <= targetMs ? "met" : "MISSED";
+      body.push([
+        `${r.backend} · ${label}`,
+        String(s?.n ?? 0),
+        s ? seconds(s.min) : "—",
+        s ? seconds(s.median) : "—",
+        s ? seconds(s.p99) : "—",
+        s ? seconds(s.max) : "—",
+        targetMs === undefined ? "—" : `p99 ≤ ${seconds(targetMs)}`,
+        verdict,
+      ]);
+    }
+  }
+  return table(
+    ["backend · from the SIGKILL to", "n", "min s", "median s", "p99 s", "max s", "target", "verdict"],
+    body,
+  );
+}
+
+/** Every round, then anything odd, for RESULTS.md under the table. */
+export function jobFailoverDetails(results: readonly JobFailoverResult[], runningTargetMs: number): string {
+  const out: string[] = [];
+  for (const r of results) {
+    const over = r.rounds.filter((x) => x.runningMs > runningTargetMs).length;
+    out.push(
+      `- ${r.backend} (${r.serverVersion}), ${r.rounds.length} rounds, ${over} with RUNNING above the target; ` +
+        "published / re-registered / RUNNING (s):",
+    );
+    for (const [i, x] of r.rounds.entries()) {
+      out.push(
+        `  - ${i + 1}: ${seconds(x.publishedMs)} / ${seconds(x.registeredMs)} / ${seconds(x.runningMs)} ` +
+          `(${x.killed} killed, ${x.leader} leads at epoch ${x.epoch})`,
+      );
+    }
+    if (r.error !== undefined) out.push(`  - stopped early: ${r.error.slice(0, 1500).replace(/\n/g, " ⏎ ")}`);
+    for (const n of r.notes) out.push(`  - events over the run: ${n}`);
+    const anomalies = [...new Set(r.anomalies)];
+    if (anomalies.length === 0)
+      out.push("  - anomalies: none (no subtask overlap, no failed recovery, the job ends RUNNING)");
+    for (const a of anomalies.slice(0, 8)) out.push(`  - anomaly: ${a.slice(0, 400)}`);
+    if (anomalies.length > 8) out.push(`  - … and ${anomalies.length - 8} more anomalies`);
+  }
+  return out.join("\n");
+}
+
+export function scaleTable(result: ScaleResult): string {
+  const ms = (v: number | undefined): string => (v === undefined ? "—" : v.toFixed(1));
+  const body = result.rows.map((r) => [
+    String(r.taskmanagers),
+    r.jobmanagerCpu.percentOfCore.toFixed(1),
+    `${mib(r.rssBytes)} (${mib(r.rssPeakBytes)})`,
+    String(r.heartbeats),
+    ms(r.rttP50Ms),
+    ms(r.rttP99Ms),
+    r.notRegistered === 0 && r.failed === 0 ? "0" : `${r.notRegistered} / ${r.failed}`,
+    r.benchCpu.percentOfCore.toFixed(1),
+  ]);
+  return table(
+    [
+      "TaskManagers",
+      "leader CPU % of a core",
+      "leader RSS MiB (peak)",
+      "heartbeats",
+      "RTT p50 ms",
+      "RTT p99 ms",
+      "not registered / failed",
+      "load generator CPU %",
+    ],
+    body,
+  );
+}
+
+/** Failures and anomalies of the scale run, for RESULTS.md under the table. */
+export function scaleDetails(result: ScaleResult): string {
+  const out: string[] = [`- ${result.serverVersion}`];
+  for (const r of result.rows) {
+    out.push(
+      `- ${r.taskmanagers} TaskManagers: leader CPU ${r.jobmanagerCpu.cpuMs.toFixed(0)} ms in ${seconds(r.jobmanagerCpu.wallMs)} s; ` +
+        `heartbeat RTT max ${r.rttMaxMs === undefined ? "—" : r.rttMaxMs.toFixed(1)} ms; ` +
+        `load generator CPU ${r.benchCpu.cpuMs.toFixed(0)} ms`,
+    );
+    for (const f of r.failures) out.push(`  - failed: ${f.slice(0, 300)}`);
+  }
+  if (result.error !== undefined)
+    out.push(`- stopped early: ${result.error.slice(0, 1500).replace(/\n/g, " ⏎ ")}`);
+  for (const a of [...new Set(result.anomalies)].slice(0, 8)) out.push(`- anomaly: ${a.slice(0, 400)}`);
+  if (result.anomalies.length === 0)
+    out.push("- anomalies: none (no TaskManager lost, leadership held throughout)");
   return out.join("\n");
 }
 

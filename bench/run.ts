@@ -14,12 +14,18 @@ import {
   zkRecipeContestant,
 } from "./contestants.ts";
 import { type Contestant, measureHandovers } from "./failover.ts";
+import { type JobFailoverResult, measureJobFailover } from "./jobs-failover.ts";
 import { etcdServerVersion, LoadWatch, machineInfo, zooKeeperServerVersion } from "./machine.ts";
 import { etcdClient, ZkRaw } from "./raw-clients.ts";
 import {
   type HandoverRow,
   handoverDetails,
   handoverTable,
+  jobFailoverDetails,
+  jobFailoverTable,
+  SECTIONS,
+  scaleDetails,
+  scaleTable,
   type Section,
   storeTable,
   writeResults,
@@ -30,11 +36,15 @@ import {
   GRACEFUL_TARGET_MS,
   gracefulSection,
   header,
+  JOB_RUNNING_TARGET_MS,
+  jobFailoverSection,
+  scaleSection,
   storeSection,
   ZK_TICK_MS,
 } from "./sections.ts";
 import { type Servers, startServers } from "./servers.ts";
 import { measureStore, STORE_DEFAULTS, type StoreRow } from "./store.ts";
+import { measureTaskManagerScale } from "./taskmanager-scale.ts";
 
 const HELP = `Usage: npm run bench -- [OPTIONS]
 
@@ -44,11 +54,22 @@ Measures, on etcd and ZooKeeper servers it starts itself (through src/local):
              recipe on node-zookeeper-client (ZooKeeper)
   graceful   SIGTERM the leader -> the standby's grant, the same contestants
   store      fenced store put/get throughput next to the raw client's put/get on the same server
+  jobs-failover
+             SIGKILL the JobManager leader of a local cluster (3 JobManagers, 2 TaskManagers × 2 slots,
+             TTL ${TTL_SECONDS} s) running a job -> the new leader published, the TaskManagers re-registered, the
+             job RUNNING again; on a private etcd / ZooKeeper per backend (never --*-endpoints)
+  taskmanager-scale
+             simulated TaskManagers (0, 50, 200) heartbeating one JobManager every second: the leader's CPU
+             and memory, heartbeat round trips; on a private etcd (--backend does not apply)
 Prints a table per benchmark on stdout, progress on stderr, and writes bench/RESULTS.md.
 
 Options:
-  --only failover|graceful|store   run one benchmark (RESULTS.md keeps the other sections)
-  --kills N                        handovers per contestant (default 20)
+  --only SECTION[,SECTION…]        run these benchmarks: failover, graceful, store, jobs-failover,
+                                   taskmanager-scale (RESULTS.md keeps the other sections)
+  --kills N                        handovers per contestant in failover/graceful (default 20)
+  --job-kills N                    leader kills in jobs-failover (default 10)
+  --scale-taskmanagers N[,N…]      TaskManager counts of taskmanager-scale, ascending (default 0,50,200)
+  --scale-window S                 seconds measured per count in taskmanager-scale (default 20)
   --backend etcd|zookeeper|both    (default both)
   --etcd-endpoints H:P[,…]         use this etcd instead of starting one
   --zookeeper-endpoints H:P[,…]    use this ZooKeeper (tickTime 1000 ms assumed) instead of starting one
@@ -61,6 +82,9 @@ const { values } = parseArgs({
   options: {
     only: { type: "string" },
     kills: { type: "string", default: "20" },
+    "job-kills": { type: "string", default: "10" },
+    "scale-taskmanagers": { type: "string", default: "0,50,200" },
+    "scale-window": { type: "string", default: "20" },
     backend: { type: "string", default: "both" },
     "etcd-endpoints": { type: "string" },
     "zookeeper-endpoints": { type: "string" },
@@ -75,19 +99,34 @@ const usage = (message: string): never => {
   process.stderr.write(`bench: ${message}\n\n${HELP}`);
   process.exit(2);
 };
-const only = values.only;
-if (only !== undefined && only !== "failover" && only !== "graceful" && only !== "store") {
-  usage(`--only ${only}: use failover, graceful or store`);
-}
-const kills = Number(values.kills);
-if (!Number.isInteger(kills) || kills < 1) usage(`--kills ${values.kills}: a positive integer`);
+const only: readonly Section[] | undefined = values.only?.split(",").map((s) => {
+  const section = SECTIONS.find((x) => x === s.trim());
+  return section ?? usage(`--only ${values.only}: use one or more of ${SECTIONS.join(", ")}`);
+});
+const positive = (flag: string, raw: string): number => {
+  const n = Number(raw);
+  return Number.isInteger(n) && n >= 1 ? n : usage(`--${flag} ${raw}: a positive integer`);
+};
+const kills = positive("kills", values.kills);
+const jobKills = positive("job-kills", values["job-kills"]);
+const scaleWindowMs = positive("scale-window", values["scale-window"]) * 1000;
+const scaleCounts = values["scale-taskmanagers"].split(",").map((c) => {
+  const n = Number(c);
+  return Number.isInteger(n) && n >= 0 && n <= 5_000
+    ? n
+    : usage(`--scale-taskmanagers ${values["scale-taskmanagers"]}: whole numbers from 0 to 5000`);
+});
+if (scaleCounts.some((n, i) => i > 0 && n <= scaleCounts[i - 1]!))
+  usage(`--scale-taskmanagers ${values["scale-taskmanagers"]}: ascending, each step adds TaskManagers`);
 const backends: ReadonlyArray<"etcd" | "zookeeper"> =
   values.backend === "both"
     ? ["etcd", "zookeeper"]
     : values.backend === "etcd" || values.backend === "zookeeper"
       ? [values.backend]
       : usage(`--backend ${values.backend}: use etcd, zookeeper or both`);
-const wanted = (s: Section): boolean => only === undefined || only === s;
+const wanted = (s: Section): boolean => only === undefined || only.includes(s);
+/** The sections that run on the shared servers (the others start their own). */
+const needsServers = (["failover", "graceful", "store"] as const).some(wanted);
 const log = (line: string): void => void process.stderr.write(line + "\n");
 const command = ["npm run bench", ...(process.argv.length > 2 ? ["--", ...process.argv.slice(2)] : [])].join(
   " ",
@@ -155,31 +194,36 @@ async function handovers(
 async function main(): Promise<void> {
   const machine = machineInfo();
   load.start();
-  log(`bench: starting ${backends.join(" and ")} (${command})`);
-  servers = await startServers(backends, {
-    ...(values["etcd-endpoints"] ? { etcd: values["etcd-endpoints"].split(",") } : {}),
-    ...(values["zookeeper-endpoints"] ? { zookeeper: values["zookeeper-endpoints"].split(",") } : {}),
-    zkTickMs: ZK_TICK_MS,
-  });
+  log(`bench: ${command}`);
   const coordinators: Coordinator[] = [];
-  if (servers.etcd)
-    coordinators.push({ backend: "etcd", endpoints: servers.etcd, etcd: etcdClient(servers.etcd) });
-  if (servers.zookeeper) {
-    coordinators.push({
-      backend: "zookeeper",
-      endpoints: servers.zookeeper,
-      zk: await ZkRaw.connect(servers.zookeeper),
-    });
-  }
   const versions: string[] = [];
-  for (const co of coordinators) {
-    if (co.etcd)
-      versions.push(`etcd server ${await etcdServerVersion(co.etcd)} (etcdctl ${machine.etcdctl})`);
-    else versions.push(`ZooKeeper server ${await zooKeeperServerVersion(co.endpoints[0]!)}`);
-  }
+  const serverText: string[] = [];
   const sections: Partial<Record<Section, string>> = {};
   const stamp = (): string => `Measured ${machine.date} with \`${command}\`. ${load.describe()}`;
   try {
+    if (needsServers) {
+      log(`bench: starting ${backends.join(" and ")}`);
+      servers = await startServers(backends, {
+        ...(values["etcd-endpoints"] ? { etcd: values["etcd-endpoints"].split(",") } : {}),
+        ...(values["zookeeper-endpoints"] ? { zookeeper: values["zookeeper-endpoints"].split(",") } : {}),
+        zkTickMs: ZK_TICK_MS,
+      });
+      serverText.push(servers.description);
+      if (servers.etcd)
+        coordinators.push({ backend: "etcd", endpoints: servers.etcd, etcd: etcdClient(servers.etcd) });
+      if (servers.zookeeper) {
+        coordinators.push({
+          backend: "zookeeper",
+          endpoints: servers.zookeeper,
+          zk: await ZkRaw.connect(servers.zookeeper),
+        });
+      }
+      for (const co of coordinators) {
+        if (co.etcd)
+          versions.push(`etcd server ${await etcdServerVersion(co.etcd)} (etcdctl ${machine.etcdctl})`);
+        else versions.push(`ZooKeeper server ${await zooKeeperServerVersion(co.endpoints[0]!)}`);
+      }
+    }
     if (wanted("failover")) {
       const rows = await handovers(coordinators, "SIGKILL");
       const t = handoverTable(rows);
@@ -208,17 +252,66 @@ async function main(): Promise<void> {
       process.stdout.write(`\nStore throughput (ops/s)\n${t}\n`);
       sections.store = storeSection(t, stamp());
     }
+    if (wanted("jobs-failover") && !interrupted) {
+      const results: JobFailoverResult[] = [];
+      for (const backend of backends) {
+        if (interrupted) break;
+        const result = await measureJobFailover(backend, {
+          rounds: jobKills,
+          ttlSeconds: TTL_SECONDS,
+          progress: log,
+          stopRequested: () => interrupted,
+        });
+        if (result.error !== undefined) log(`${backend} jobs-failover: stopped early: ${result.error}`);
+        results.push(result);
+        addOnce(versions, result.serverVersion);
+      }
+      addOnce(
+        serverText,
+        `jobs-failover: a private ${backends.join(" / ")} per backend, started by LocalCluster`,
+      );
+      const t = jobFailoverTable(results, JOB_RUNNING_TARGET_MS);
+      process.stdout.write(
+        `\nJob failover: SIGKILL the JobManager leader -> every task RUNNING again (TTL ${TTL_SECONDS} s)\n${t}\n`,
+      );
+      sections["jobs-failover"] = jobFailoverSection(
+        t,
+        jobFailoverDetails(results, JOB_RUNNING_TARGET_MS),
+        stamp(),
+      );
+    }
+    if (wanted("taskmanager-scale") && !interrupted) {
+      const result = await measureTaskManagerScale({
+        counts: scaleCounts,
+        windowMs: scaleWindowMs,
+        ttlSeconds: TTL_SECONDS,
+        progress: log,
+        stopRequested: () => interrupted,
+      });
+      if (result.error !== undefined) log(`taskmanager-scale: stopped early: ${result.error}`);
+      addOnce(versions, result.serverVersion);
+      addOnce(serverText, "taskmanager-scale: a private etcd single member, started by src/local");
+      const t = scaleTable(result);
+      process.stdout.write(
+        `\nTaskManager scale: simulated TaskManagers heartbeating one leader every second\n${t}\n`,
+      );
+      sections["taskmanager-scale"] = scaleSection(t, scaleDetails(result), stamp(), scaleWindowMs);
+    }
   } finally {
     load.stop();
     for (const co of coordinators) {
       co.etcd?.close();
       co.zk?.close();
     }
-    await servers.stop();
+    await servers?.stop();
   }
   if (interrupted) return;
-  writeResults(RESULTS, header(machine, versions, servers.description, command), sections);
+  writeResults(RESULTS, header(machine, versions, serverText.join("; "), command), sections);
   log(`bench: wrote ${RESULTS}`);
+}
+
+function addOnce(list: string[], item: string): void {
+  if (!list.includes(item)) list.push(item);
 }
 
 try {

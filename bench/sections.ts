@@ -1,7 +1,9 @@
 // The prose of bench/RESULTS.md: what was measured and how, around the tables that report.ts renders.
 import { TTL_SECONDS } from "./contestants.ts";
+import { JOB_FAILOVER_SHAPE } from "./jobs-failover.ts";
 import type { MachineInfo } from "./machine.ts";
 import { STORE_DEFAULTS } from "./store.ts";
+import { SCALE_HEARTBEAT } from "./taskmanager-scale.ts";
 
 /** ZooKeeper tickTime of the servers the benchmark starts; its session expiry runs in tick-sized buckets. */
 export const ZK_TICK_MS = 1_000;
@@ -86,4 +88,62 @@ ${o.valueBytes}-byte values, ${o.concurrency} requests in flight (one key per wo
 operation in ${o.slices} alternating slices (raw, fenced, raw, …) after a 0.3 s warm-up. Target: fenced ≥ half of raw.
 
 ${table}`;
+}
+
+/** DESIGN.md §6: leader SIGKILL → the job processing records again within TTL + 1.5 s at p99. */
+export const JOB_RUNNING_TARGET_MS = TTL_SECONDS * 1000 + 1_500;
+
+export function jobFailoverSection(table: string, details: string, stamp: string): string {
+  const s = JOB_FAILOVER_SHAPE;
+  return `## Job failover: SIGKILL the JobManager leader → every task of the job RUNNING again
+
+${stamp}
+
+A real cluster per backend through \`LocalCluster\` (src/local/vigil-cluster.ts): a private etcd (single member)
+or ZooKeeper (standalone, tickTime 500 ms), ${s.jobmanagers} \`vigil jobmanager\` and ${s.taskmanagers} \`vigil taskmanager\` processes × ${s.slots} slots,
+TTL / session timeout ${TTL_SECONDS} s, heartbeats every 0.5 s with a 2 s timeout (the defaults). One job, submitted through
+\`ClusterClient.viaHa\`: \`source.sequence\` (unbounded, 20 records/s per subtask) → forward → \`sink.discard\`,
+parallelism ${s.parallelism} (two chained tasks, one slot each). Each round: wait until the leader reports the job RUNNING under its epoch, a
+random 0.2–0.9 s pause, SIGKILL the leader, start a replacement JobManager (so two standbys remain), and time
+from just before the kill to the moment each line reaches this process: the new leader's \`published\`, the
+last TaskManager's \`registered\` for the new epoch, and the new leader's \`job-state RUNNING\` for the job with
+its epoch (it reports RUNNING once every task of the job reports RUNNING). After the run, the TaskManagers'
+\`task-running\` / \`task-stopped\` events are checked for two runs of one subtask at once. Target: RUNNING p99 ≤
+TTL + 1.5 s (DESIGN.md §6); percentiles are nearest-rank, so with n = 10 p99 is the maximum.
+
+${table}
+
+Where the time goes: the new leader is elected as in the failover section above (it publishes after its
+recovery: the TaskManager registry, the JobGraphs and results are read first). TaskManagers register with it
+within a round trip of the publication; the job master then waits, as DESIGN.md's TaskManager-registry rule
+says, until every TaskManager the old leader may have deployed to has re-registered (each stops its older tasks
+first) or \`heartbeat timeout − safety margin\` has passed since the grant, deploys both tasks, and reports RUNNING
+once both report running.
+
+Rounds:
+
+${details}`;
+}
+
+export function scaleSection(table: string, details: string, stamp: string, windowMs: number): string {
+  const h = SCALE_HEARTBEAT;
+  return `## TaskManager scale: simulated TaskManagers heartbeating one leader
+
+${stamp}
+
+One \`vigil jobmanager\` (TTL ${TTL_SECONDS} s, \`--heartbeat-interval ${h.intervalSeconds} --heartbeat-timeout ${h.timeoutSeconds}\`) on its own etcd, alone in its
+election, no jobs. The TaskManagers are simulated in the benchmark process, one gRPC client
+(\`createClient(ResourceManagerMethods, …)\`) each: \`registerTaskManager\` (4 slots, an address that is never
+dialled), then \`heartbeat\` with no tasks every \`heartbeatIntervalMs\` from the answer; registrations (and so
+heartbeats) are spread evenly over one interval. Each step adds TaskManagers to those already heartbeating,
+waits 3 s, then measures over ${windowMs / 1000} s: the leader's CPU (utime + stime from /proc/<pid>/stat over
+wall time, % of one core), its VmRSS at the end of the window (peak of 1 s samples in parentheses), the heartbeat
+round trips the simulated TaskManagers saw (nearest-rank), every heartbeat answered \`registered: false\` or
+failed (each is a TaskManager the leader forgot or did not answer: it should be 0), and the benchmark process's
+own CPU (the load generator shares the machine with the leader and etcd). Row 0 is the idle leader (lease keepalives, the
+heartbeat-timeout check) over the same window. No target in DESIGN.md; this is the cost reference.
+
+${table}
+
+${details}`;
 }

@@ -121,8 +121,12 @@ function generateServices(files: string[], services: protobuf.Service[]): string
   return out.join("\n");
 }
 
-function generate(files: string[], pbRoot: protobuf.Root, types: protobuf.Type[], enums: protobuf.Enum[]): string {
-
+function generate(
+  files: string[],
+  pbRoot: protobuf.Root,
+  types: protobuf.Type[],
+  enums: protobuf.Enum[],
+): string {
   const out = header(files);
   out.push('import { messageCodec, type MessageCodec } from "../common/proto-codec.ts";');
   out.push("");

@@ -2,11 +2,29 @@
 // trace: 2 for bad usage, 1 for everything else.
 import { ConfigError } from "../common/errors.ts";
 import { type Command, helpText, parseFlags } from "./args.ts";
+import { cancelCommand } from "./cancel.ts";
 import { demoCommand } from "./demo.ts";
 import { electCommand } from "./elect.ts";
+import { jobmanagerCommand } from "./jobmanager.ts";
 import { leaderCommand } from "./leader.ts";
+import { listCommand } from "./list.ts";
+import { localCommand } from "./local.ts";
+import { overviewCommand } from "./overview.ts";
+import { submitCommand } from "./submit.ts";
+import { taskmanagerCommand } from "./taskmanager.ts";
 
-const commands: readonly Command[] = [electCommand, leaderCommand, demoCommand];
+const commands: readonly Command[] = [
+  jobmanagerCommand,
+  taskmanagerCommand,
+  submitCommand,
+  listCommand,
+  cancelCommand,
+  overviewCommand,
+  leaderCommand,
+  localCommand,
+  electCommand,
+  demoCommand,
+];
 
 function usage(): string {
   const lines = [
@@ -16,7 +34,7 @@ function usage(): string {
     "",
     "Commands:",
   ];
-  for (const c of commands) lines.push(`  ${c.name.padEnd(10)}${c.summary}`);
+  for (const c of commands) lines.push(`  ${c.name.padEnd(13)}${c.summary}`);
   lines.push("", "Run `vigil COMMAND --help` for a command's options.");
   return lines.join("\n") + "\n";
 }

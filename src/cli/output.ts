@@ -1,4 +1,5 @@
 import { isStdoutClosed } from "./signals.ts";
+import type { VigilEvent } from "../common/events.ts";
 
 // Machine-readable output: one JSON object per line on stdout; bigints become decimal strings.
 export function jsonLine(value: unknown): string {
@@ -8,4 +9,12 @@ export function jsonLine(value: unknown): string {
 /** Writes one JSON line to stdout; nothing once stdout is gone. */
 export function emit(value: unknown): void {
   if (!isStdoutClosed()) process.stdout.write(jsonLine(value) + "\n");
+}
+
+/**
+ * Prints a process's structured event with `at`: wall-clock milliseconds (fractional), comparable across the
+ * processes of one host — tests and checkers order events of different processes by it.
+ */
+export function emitEvent(event: VigilEvent): void {
+  emit({ ...event, at: performance.timeOrigin + performance.now() });
 }

@@ -1,0 +1,3 @@
+import { describeJobs } from "./jobs/job-contract.ts";
+
+describeJobs("etcd");

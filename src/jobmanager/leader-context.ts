@@ -1,0 +1,266 @@
+// Everything that lives exactly as long as one leader session: the resource manager, the job masters, the
+// recovery of stored jobs and the TaskManager-registry gate. Created on grant, closed on revoke; nothing in
+// here acts after close (every action checks the session, every wait takes its signal).
+import { monotonicNow, sleep } from "../common/clock.ts";
+import { CorruptRecordError } from "../common/errors.ts";
+import type { EventSink } from "../common/events.ts";
+import type { Logger } from "../common/logger.ts";
+import { SerialQueue } from "../common/serial-queue.ts";
+import type { JobGraph } from "../generated/records.ts";
+import type { LeaderSession } from "../ha/leader-session.ts";
+import type { JobGraphStore } from "../ha/stores/job-graph-store.ts";
+import type { JobResultStore } from "../ha/stores/job-result-store.ts";
+import type { TaskManagerRegistryStore } from "../ha/stores/task-manager-registry-store.ts";
+import { parseJobConfig } from "../runtime/job-config.ts";
+import { planTasks } from "../runtime/job-graph.ts";
+import { JobMaster } from "./job-master.ts";
+import { Notifier } from "./notifier.ts";
+import { ResourceManager, type TaskExecutorClient } from "./resource-manager.ts";
+import { restartBackoff } from "./restart-strategy.ts";
+
+export interface LeaderContextOptions {
+  readonly session: LeaderSession;
+  /** Monotonic time of the grant: the registry gate opens at most heartbeatTimeoutMs - safetyMarginMs later. */
+  readonly grantedAt: number;
+  readonly name: string;
+  readonly graphs: JobGraphStore;
+  readonly results: JobResultStore;
+  readonly registry: TaskManagerRegistryStore;
+  readonly heartbeatIntervalMs: number;
+  readonly heartbeatTimeoutMs: number;
+  readonly safetyMarginMs: number;
+  readonly connectTaskExecutor: (address: string) => TaskExecutorClient;
+  readonly events: EventSink;
+  readonly logger: Logger;
+}
+
+const RETRY_MIN_MS = 50;
+const RETRY_MAX_MS = 2_000;
+
+export class LeaderContext {
+  readonly session: LeaderSession;
+  readonly epoch: bigint;
+  /** Job masters started under this leader, terminal ones included (their names stay listed). */
+  readonly jobs = new Map<string, JobMaster>();
+  /** Stored jobs whose recovery failed so far, with the error; retried with back-off. */
+  readonly unrecovered = new Map<string, string>();
+  /** Submissions and cancellations, one at a time, so that two of the same job never interleave. */
+  readonly writes = new SerialQueue();
+  private resourceManagerOrUndefined: ResourceManager | undefined;
+  private readonly resources = new Notifier();
+  private readonly controller = new AbortController();
+  private readonly signal: AbortSignal;
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private awaited = new Set<string>();
+  private openGate: () => void = () => {};
+  private readonly gate = new Promise<void>((resolve) => {
+    this.openGate = resolve;
+  });
+
+  constructor(private readonly options: LeaderContextOptions) {
+    this.session = options.session;
+    this.epoch = options.session.epoch;
+    this.signal = AbortSignal.any([options.session.signal, this.controller.signal]);
+  }
+
+  get resourceManager(): ResourceManager {
+    if (!this.resourceManagerOrUndefined) throw new Error("leader context used before start()");
+    return this.resourceManagerOrUndefined;
+  }
+
+  /**
+   * Recovers: reads the TaskManager registry, starts the resource manager, finishes the cleanup of terminal
+   * jobs and starts a job master for every stored job without a result. A job that cannot be recovered is
+   * reported and retried in the background; it never blocks the others. Rejects only when the session ends.
+   */
+  async start(): Promise<void> {
+    const { registry, graphs, results } = this.options;
+    const listed = await this.retrying("read the taskmanager registry", () => this.readRegistry());
+    this.resourceManagerOrUndefined = new ResourceManager({
+      session: this.session,
+      name: this.options.name,
+      heartbeatIntervalMs: this.options.heartbeatIntervalMs,
+      heartbeatTimeoutMs: this.options.heartbeatTimeoutMs,
+      registry,
+      listed: listed ?? [],
+      connect: this.options.connectTaskExecutor,
+      events: this.options.events,
+      logger: this.options.logger,
+      onResourcesChanged: () => this.onResourcesChanged(),
+    });
+    this.resourceManager.start();
+    this.armGate(listed);
+    const ids = await this.retrying("list the stored job graphs", () => graphs.jobIds());
+    await Promise.all(ids.map((id) => this.recover(id, RETRY_MIN_MS)));
+    // Results whose graph is already gone may still be dirty; nothing waits for this.
+    void this.retrying("finish the cleanup of dirty job results", async () => {
+      for (const r of await results.listDirty()) await results.markClean(r.jobId, this.session);
+    }).catch(() => {});
+  }
+
+  /** Starts a job master for a stored graph. `recovered` jobs deploy only once the registry gate is open. */
+  startJob(graph: JobGraph, submittedAtMs: bigint, recovered: boolean): JobMaster {
+    const config = parseJobConfig(graph.configJson, `job ${graph.jobId}: job config`);
+    const job = new JobMaster({
+      session: this.session,
+      graph,
+      plans: planTasks(graph),
+      submittedAtMs,
+      resourceManager: this.resourceManager,
+      graphs: this.options.graphs,
+      results: this.options.results,
+      backoff: restartBackoff(config.restartStrategy),
+      deployable: recovered ? this.gate : Promise.resolve(),
+      resources: this.resources,
+      retryMs: this.options.heartbeatIntervalMs,
+      events: this.options.events,
+      logger: this.options.logger,
+    });
+    this.jobs.set(graph.jobId, job);
+    this.unrecovered.delete(graph.jobId);
+    job.start();
+    return job;
+  }
+
+  /** Removes a terminal job's HA data in the background (a job with a result but no job master). */
+  cleanUp(jobId: string): Promise<void> {
+    this.unrecovered.delete(jobId);
+    return this.retrying(`clean up job ${jobId}`, async () => {
+      await this.options.graphs.remove(jobId, this.session);
+      await this.options.results.markClean(jobId, this.session);
+    });
+  }
+
+  /** Stops everything at once: no more commands, answers or writes. Idempotent. */
+  close(): void {
+    if (this.controller.signal.aborted) return;
+    this.controller.abort();
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    for (const job of this.jobs.values()) job.stop();
+    this.resourceManagerOrUndefined?.close();
+  }
+
+  /** Resolves once every job master of this session has stopped working. */
+  async drained(): Promise<void> {
+    await Promise.all([...this.jobs.values()].map((j) => j.done()));
+  }
+
+  private async recover(jobId: string, retryMs: number): Promise<void> {
+    try {
+      const result = await this.options.results.get(jobId);
+      if (result) {
+        // In the background: a cleanup that keeps failing must not hold up the grant.
+        this.cleanUp(jobId).catch(() => {});
+        return;
+      }
+      if (this.jobs.has(jobId)) return;
+      const graph = await this.options.graphs.get(jobId);
+      this.session.assertLeader();
+      if (!graph || this.jobs.has(jobId)) return;
+      this.startJob(graph, 0n, true);
+      this.options.logger.info("job recovered", { job: jobId, epoch: this.epoch });
+      this.options.events({ event: "job-recovered", job: jobId, epoch: this.epoch });
+    } catch (e: unknown) {
+      if (this.signal.aborted) return;
+      const error = e instanceof Error ? e.message : String(e);
+      this.unrecovered.set(jobId, `recovery failed: ${error}`);
+      this.options.logger.error("job recovery failed; retrying", { job: jobId, error, retryMs });
+      this.options.events({ event: "recovery-failed", job: jobId, error, epoch: this.epoch });
+      this.later(retryMs, () => this.recover(jobId, Math.min(retryMs * 2, RETRY_MAX_MS)));
+    }
+  }
+
+  /**
+   * Recovered jobs deploy only once every TaskManager listed in the registry re-registered with us (a
+   * TaskManager stops its older tasks before it registers) or heartbeatTimeoutMs - safetyMarginMs passed
+   * since the grant: the old leader answered its last heartbeat before its own session deadline, which
+   * precedes our grant, so every old task lease has run out by then.
+   */
+  private armGate(listed: readonly string[] | undefined): void {
+    this.awaited = new Set(listed);
+    if (listed) this.checkGate();
+    if (listed && this.awaited.size === 0) return;
+    const { grantedAt, heartbeatTimeoutMs, safetyMarginMs } = this.options;
+    const wait = Math.max(0, grantedAt + heartbeatTimeoutMs - safetyMarginMs - monotonicNow());
+    this.later(wait, async () => {
+      const missing = [...this.awaited];
+      this.awaited.clear();
+      if (listed && missing.length === 0) return;
+      this.options.logger.info("deploying recovered jobs: the missing taskmanagers' task leases ran out", {
+        missing,
+        epoch: this.epoch,
+      });
+      this.openGate();
+      if (missing.length === 0) return;
+      // Whatever they ran under older leaders has stopped; if they come back, we list them again first.
+      await this.resourceManager.unlist(missing).catch((e: unknown) => {
+        if (this.session.isValid()) {
+          this.options.logger.warn("could not unlist taskmanagers that never re-registered", {
+            missing,
+            error: e instanceof Error ? e.message : String(e),
+          });
+        }
+      });
+    });
+  }
+
+  private checkGate(): void {
+    if (this.awaited.size === 0) return;
+    for (const id of [...this.awaited]) if (this.resourceManager.isRegistered(id)) this.awaited.delete(id);
+    if (this.awaited.size === 0) this.openGate();
+  }
+
+  /**
+   * The registry's ids; undefined when the record is corrupt: then nobody knows which TaskManagers may still
+   * run old tasks, and the gate waits out the whole lease time.
+   */
+  private async readRegistry(): Promise<string[] | undefined> {
+    try {
+      return await this.options.registry.get();
+    } catch (e: unknown) {
+      if (!(e instanceof CorruptRecordError)) throw e;
+      this.options.logger.error("the taskmanager registry cannot be read; waiting out every task lease", {
+        error: e.message,
+        epoch: this.epoch,
+      });
+      return undefined;
+    }
+  }
+
+  private onResourcesChanged(): void {
+    this.checkGate();
+    this.resources.notify();
+  }
+
+  /** Runs `task` after `ms` unless the session ended; the timer is owned by this context. */
+  private later(ms: number, task: () => Promise<void>): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      if (this.signal.aborted) return;
+      task().catch((e: unknown) => {
+        if (!this.signal.aborted) this.options.logger.error("leader task failed", { error: String(e) });
+      });
+    }, ms);
+    this.timers.add(timer);
+  }
+
+  /** Retries a store action with back-off until it succeeds; rejects once the session ended. */
+  private async retrying<T>(what: string, action: () => Promise<T>): Promise<T> {
+    for (let delay = RETRY_MIN_MS; ; delay = Math.min(delay * 2, RETRY_MAX_MS)) {
+      this.signal.throwIfAborted();
+      this.session.assertLeader();
+      try {
+        return await action();
+      } catch (e: unknown) {
+        this.signal.throwIfAborted();
+        this.session.assertLeader();
+        this.options.logger.warn(`could not ${what}; retrying`, {
+          epoch: this.epoch,
+          error: e instanceof Error ? e.message : String(e),
+        });
+        await sleep(delay, this.signal);
+      }
+    }
+  }
+}

@@ -1,0 +1,210 @@
+import { describe, expect, it } from "vitest";
+import { AlreadyExistsError, InvalidArgumentError, StaleEpochError } from "../common/errors.ts";
+import { RecordedEvents } from "../common/events.ts";
+import { silentLogger } from "../common/logger.ts";
+import { waitUntil } from "../ha/testing.ts";
+import { EpochFence } from "./epoch-fence.ts";
+import { type Registration, RegistrationFenceError } from "./registration.ts";
+import { TaskExecutor, type TaskStateChange } from "./task-executor.ts";
+import { ControlledTasks, taskDescriptor } from "./testing.ts";
+
+function setup(slots = 2, epoch = 5n) {
+  const fence = new EpochFence();
+  fence.observe(epoch);
+  const events = new RecordedEvents();
+  const tasks = new ControlledTasks();
+  const changes: TaskStateChange[] = [];
+  const state: { registration: Registration | undefined } = {
+    registration: {
+      epoch,
+      registrationId: "r1",
+      leader: "jm:1",
+      heartbeatIntervalMs: 50,
+      heartbeatTimeoutMs: 400,
+    },
+  };
+  const executor = new TaskExecutor({
+    id: "tm-1",
+    slots,
+    storageDir: undefined,
+    fence,
+    registration: () => state.registration,
+    awaitRegistration: async () => {},
+    runTask: tasks.run,
+    onStateChange: (c) => changes.push(c),
+    logger: silentLogger,
+    events: events.sink,
+  });
+  const deploy = (subtask: number, slot = subtask, registrationId = "r1", at = epoch) =>
+    executor.deployTask({ epoch: at, registrationId, task: taskDescriptor("job1", subtask, epoch, slot) });
+  return { fence, events, tasks, changes, state, executor, deploy };
+}
+
+describe("TaskExecutor", () => {
+  it("runs a deployed task once, however often the deploy is repeated", async () => {
+    const { executor, tasks, events, deploy } = setup();
+    await deploy(0);
+    await deploy(0);
+    expect(tasks.started).toEqual(["job1/source/0/1@5"]);
+    expect(events.of("task-running")).toEqual([
+      {
+        event: "task-running",
+        job: "job1",
+        execution: "job1/source/0/1@5",
+        vertex: "source",
+        subtask: 0,
+        attempt: 1,
+        epoch: 5n,
+      },
+    ]);
+    expect(executor.freeSlots).toBe(1);
+    expect(executor.statuses(5n)).toEqual([
+      { executionId: "job1/source/0/1@5", state: "EXECUTION_STATE_RUNNING", records: 7n, error: "" },
+    ]);
+    // Still idempotent once the task has ended and been reported.
+    tasks.finish("job1/source/0/1@5");
+    await waitUntil(() => events.of("task-stopped").length === 1);
+    executor.retire(["job1/source/0/1@5"]);
+    await deploy(0);
+    expect(tasks.started).toHaveLength(1);
+  });
+
+  it("refuses a deploy of a stale epoch with both epochs named, and an event", async () => {
+    const { executor, fence, tasks, events } = setup();
+    fence.observe(7n);
+    const refused = executor.deployTask({
+      epoch: 5n,
+      registrationId: "r1",
+      task: taskDescriptor("job1", 0, 5n),
+    });
+    await expect(refused).rejects.toBeInstanceOf(StaleEpochError);
+    await expect(refused).rejects.toMatchObject({
+      code: "STALE_EPOCH",
+      epoch: 5n,
+      highest: 7n,
+      message: expect.stringMatching(/deploy job1\/source\/0\/1@5.*epoch 5.*epoch 7/),
+    });
+    await expect(executor.cancelTask({ epoch: 6n, executionId: "x" })).rejects.toBeInstanceOf(
+      StaleEpochError,
+    );
+    expect(tasks.started).toEqual([]);
+    expect(events.of("command-rejected")).toEqual([
+      {
+        event: "command-rejected",
+        command: "deploy",
+        execution: "job1/source/0/1@5",
+        epoch: 5n,
+        highest: 7n,
+        reason: "stale-epoch",
+      },
+      {
+        event: "command-rejected",
+        command: "cancel",
+        execution: "x",
+        epoch: 6n,
+        highest: 7n,
+        reason: "stale-epoch",
+      },
+    ]);
+  });
+
+  it("refuses deploys that are not from the current registration", async () => {
+    const { state, tasks, events, deploy } = setup();
+    await expect(deploy(0, 0, "r0")).rejects.toBeInstanceOf(RegistrationFenceError);
+    await expect(deploy(0, 0, "r1", 6n)).rejects.toMatchObject({
+      code: "STALE_FENCE",
+      message: expect.stringContaining("not registered with the leader of epoch 6"),
+    });
+    state.registration = undefined;
+    await expect(deploy(0)).rejects.toMatchObject({ code: "STALE_FENCE" });
+    expect(tasks.started).toEqual([]);
+    expect(events.of("command-rejected").map((e) => e["reason"])).toEqual([
+      "registration-mismatch",
+      "not-registered",
+      "not-registered",
+    ]);
+  });
+
+  it("refuses a taken slot naming its holder, and a slot out of range", async () => {
+    const { executor, tasks, events, deploy } = setup(1);
+    await deploy(0);
+    const taken = deploy(1, 0);
+    await expect(taken).rejects.toBeInstanceOf(AlreadyExistsError);
+    await expect(taken).rejects.toThrow(/slot 0 of taskmanager tm-1 \(held by job1\/source\/0\/1@5/);
+    await expect(deploy(1, 1)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(deploy(1, 1)).rejects.toThrow(/slot 1 does not exist on taskmanager tm-1, which has 1 slot/);
+    expect(tasks.started).toHaveLength(1);
+    // The slot is free again only once the task's code has stopped.
+    tasks.stopDelayMs = 50;
+    await executor.cancelTask({ epoch: 5n, executionId: "job1/source/0/1@5" });
+    await deploy(1, 0);
+    expect(tasks.started).toEqual(["job1/source/0/1@5", "job1/source/1/1@5"]);
+    expect(events.of("task-stopped")).toHaveLength(1);
+  });
+
+  it("answers a cancel only once the task has really stopped", async () => {
+    const { executor, tasks, events, changes, deploy } = setup();
+    await deploy(0);
+    tasks.stopDelayMs = 100;
+    const answer = await executor.cancelTask({ epoch: 5n, executionId: "job1/source/0/1@5" });
+    expect(answer).toEqual({ state: "EXECUTION_STATE_CANCELED" });
+    expect(tasks.stopped).toEqual(["job1/source/0/1@5"]);
+    expect(events.of("task-stopped")).toEqual([
+      {
+        event: "task-stopped",
+        job: "job1",
+        execution: "job1/source/0/1@5",
+        vertex: "source",
+        subtask: 0,
+        attempt: 1,
+        epoch: 5n,
+        state: "CANCELED",
+      },
+    ]);
+    expect(changes.map((c) => c.status.state)).toEqual([
+      "EXECUTION_STATE_RUNNING",
+      "EXECUTION_STATE_CANCELING",
+      "EXECUTION_STATE_CANCELED",
+    ]);
+    expect(executor.freeSlots).toBe(2);
+    // Unknown executions are already cancelled.
+    expect(await executor.cancelTask({ epoch: 5n, executionId: "nope" })).toEqual({
+      state: "EXECUTION_STATE_CANCELED",
+    });
+  });
+
+  it("reports a failed task with its error", async () => {
+    const { executor, tasks, events, changes, deploy } = setup();
+    await deploy(1);
+    tasks.fail("job1/source/1/1@5", new Error("operator map-fail threw: boom"));
+    await waitUntil(() => events.of("task-stopped").length === 1);
+    expect(events.of("task-stopped")[0]).toMatchObject({
+      state: "FAILED",
+      error: "operator map-fail threw: boom",
+      epoch: 5n,
+    });
+    expect(changes.at(-1)).toEqual({
+      epoch: 5n,
+      status: {
+        executionId: "job1/source/1/1@5",
+        state: "EXECUTION_STATE_FAILED",
+        records: 7n,
+        error: "operator map-fail threw: boom",
+      },
+    });
+    expect(executor.freeSlots).toBe(2);
+    expect(await executor.cancelTask({ epoch: 5n, executionId: "job1/source/1/1@5" })).toEqual({
+      state: "EXECUTION_STATE_FAILED",
+    });
+  });
+
+  it("close cancels every task, waits for them, and refuses later deploys", async () => {
+    const { executor, tasks, deploy } = setup();
+    await deploy(0);
+    await deploy(1);
+    tasks.stopDelayMs = 30;
+    await executor.close();
+    expect(tasks.stopped.sort()).toEqual(["job1/source/0/1@5", "job1/source/1/1@5"]);
+    await expect(deploy(0, 0)).rejects.toMatchObject({ code: "UNAVAILABLE" });
+  });
+});

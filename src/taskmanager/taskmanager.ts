@@ -1,0 +1,201 @@
+// One TaskManager process's composition: the TaskExecutor service on an RPC server, the HA backend (leader
+// retrieval only; a TaskManager never writes to the HA store) and the connection to the JobManagers' leader.
+import { describeCause, ConfigError, LifecycleError } from "../common/errors.ts";
+import type { EventSink } from "../common/events.ts";
+import type { Logger } from "../common/logger.ts";
+import type { HaConfig } from "../config/ha-config.ts";
+import {
+  type ResourceManagerService,
+  ResourceManagerMethods,
+  TaskExecutorMethods,
+} from "../generated/services.ts";
+import type { TaskExecutorService } from "../generated/services.ts";
+import type { HaBackend } from "../ha/backend.ts";
+import { createHaBackend } from "../ha/factory.ts";
+import { JOBMANAGER_ELECTION } from "../ha/keys.ts";
+import { LeaderRetrievalService } from "../ha/leader-retrieval-service.ts";
+import type { MemoryCoordinator } from "../ha/memory/index.ts";
+import { createClient } from "../rpc/client.ts";
+import { RpcServer } from "../rpc/server.ts";
+import { runChain, type TaskContext } from "../runtime/task.ts";
+import { EpochFence } from "./epoch-fence.ts";
+import { LeaderConnection } from "./leader-connection.ts";
+import { TaskExecutor } from "./task-executor.ts";
+
+export interface TaskManagerOptions {
+  /** Unique TaskManager id (the CLI's --name). */
+  readonly id: string;
+  /** For leader retrieval only. */
+  readonly ha: HaConfig;
+  /** file:///…, handed to tasks. */
+  readonly storageDir: string | undefined;
+  /** Bind address, e.g. "127.0.0.1". */
+  readonly rpcHost: string;
+  /** 0 = any free port. */
+  readonly rpcPort: number;
+  readonly slots: number;
+  readonly logger: Logger;
+  readonly events: EventSink;
+  /** Unit tests only. */
+  readonly memory?: MemoryCoordinator;
+  /** How to reach a leader; default createClient(ResourceManagerMethods, address). Tests inject fakes. */
+  readonly connectResourceManager?: (address: string) => ResourceManagerService & { close(): void };
+  /** Runs one task; default runChain. Tests inject controllable fakes. */
+  readonly runTask?: (context: TaskContext) => Promise<void>;
+}
+
+/** How long close() lets in-flight RPCs finish before the server forces them closed. */
+const SHUTDOWN_GRACE_MS = 2_000;
+
+type State = "created" | "starting" | "started" | "closed";
+
+export class TaskManager {
+  private state: State = "created";
+  private bound: string | undefined;
+  private readonly fence = new EpochFence();
+  private readonly executor: TaskExecutor;
+  private readonly logger: Logger;
+  private server: RpcServer | undefined;
+  private backend: HaBackend | undefined;
+  private retrieval: LeaderRetrievalService | undefined;
+  private connection: LeaderConnection | undefined;
+  private starting: Promise<string> | undefined;
+  private closing: Promise<void> | undefined;
+  private closeRequested = false;
+  private teardownDone: Promise<void> | undefined;
+
+  constructor(private readonly options: TaskManagerOptions) {
+    if (!Number.isInteger(options.slots) || options.slots < 1) {
+      throw new ConfigError(
+        `taskmanager ${options.id}: slots must be a positive integer, got ${options.slots}`,
+      );
+    }
+    this.logger = options.logger.child({ taskmanager: options.id });
+    this.executor = new TaskExecutor({
+      id: options.id,
+      slots: options.slots,
+      storageDir: options.storageDir,
+      fence: this.fence,
+      registration: () => this.connection?.registration,
+      awaitRegistration: (epoch, signal) =>
+        this.connection?.awaitRegistration(epoch, signal) ?? Promise.resolve(),
+      runTask: options.runTask ?? runChain,
+      onStateChange: (change) => this.connection?.reportTaskState(change),
+      logger: this.logger,
+      events: options.events,
+    });
+  }
+
+  /**
+   * Serves TaskExecutor on an RpcServer, connects the HA backend, follows the JobManagers' leader and registers
+   * with it (no leader need exist yet: it waits). Resolves with the bound "host:port". Once only; on failure
+   * everything started so far is closed again.
+   */
+  start(): Promise<string> {
+    if (this.state !== "created") {
+      return Promise.reject(new LifecycleError(`taskmanager ${this.options.id} was already started`));
+    }
+    this.state = "starting";
+    this.starting = this.doStart();
+    return this.starting;
+  }
+
+  get address(): string {
+    if (this.bound === undefined) throw new LifecycleError(`taskmanager ${this.options.id} is not started`);
+    return this.bound;
+  }
+
+  /** The TaskExecutor service this TaskManager serves, for in-process callers (tests wiring a leader without gRPC). */
+  get taskExecutor(): TaskExecutorService {
+    return this.executor;
+  }
+
+  /**
+   * Graceful: stops following the leader, cancels every task and waits until all have stopped (their final
+   * states are pushed to the leader, best effort), stops the RPC server (grace, then force), closes the
+   * backend. Idempotent.
+   */
+  close(): Promise<void> {
+    if (!this.closing) {
+      this.closeRequested = true;
+      // Not waiting for a start() in progress: tearing down what it made so far ends its pending step.
+      this.closing = this.teardown().then(() =>
+        this.starting?.then(
+          () => undefined,
+          () => undefined,
+        ),
+      );
+    }
+    return this.closing;
+  }
+
+  private async doStart(): Promise<string> {
+    const { options, logger } = this;
+    const interrupted = (): void => {
+      if (this.closeRequested)
+        throw new LifecycleError(`taskmanager ${options.id} was closed while starting`);
+    };
+    try {
+      const server = new RpcServer({ host: options.rpcHost, port: options.rpcPort, logger });
+      this.server = server;
+      const executor = this.executor;
+      // Bound functions: the server may call handler methods detached from their object.
+      server.addService<TaskExecutorService>(TaskExecutorMethods, {
+        deployTask: (request, callOptions) => executor.deployTask(request, callOptions),
+        cancelTask: (request, callOptions) => executor.cancelTask(request, callOptions),
+      });
+      const address = await server.start();
+      this.bound = address;
+      interrupted();
+      this.connection = new LeaderConnection({
+        id: options.id,
+        address,
+        slots: options.slots,
+        fence: this.fence,
+        executor,
+        connect:
+          options.connectResourceManager ??
+          ((leader) => createClient<ResourceManagerService>(ResourceManagerMethods, leader)),
+        logger,
+        events: options.events,
+      });
+      const backend = createHaBackend(options.ha, logger, options.memory);
+      this.backend = backend;
+      await backend.connect();
+      interrupted();
+      const retrieval = new LeaderRetrievalService(backend.createRetrievalDriver(JOBMANAGER_ELECTION));
+      this.retrieval = retrieval;
+      await retrieval.start(this.connection);
+      interrupted();
+      this.state = "started";
+      logger.info("taskmanager started", { address, slots: options.slots });
+      options.events({ event: "taskmanager-started", id: options.id, address, slots: options.slots });
+      return address;
+    } catch (e: unknown) {
+      await this.teardown();
+      throw e;
+    }
+  }
+
+  private teardown(): Promise<void> {
+    this.teardownDone ??= (async () => {
+      const step = async (what: string, action: () => Promise<void> | undefined): Promise<void> => {
+        try {
+          await action();
+        } catch (e: unknown) {
+          this.logger.warn(`close: ${what} failed`, { error: describeCause(e) });
+        }
+      };
+      // Retrieval first, so that no new leader is followed while tasks stop; the connection stays up until
+      // the tasks have stopped so that their final states still reach the leader.
+      await step("stopping leader retrieval", () => this.retrieval?.close());
+      await step("cancelling tasks", () => this.executor.close());
+      await step("disconnecting from the leader", () => this.connection?.close());
+      await step("stopping the RPC server", () => this.server?.shutdown(SHUTDOWN_GRACE_MS));
+      await step("closing the HA backend", () => this.backend?.close());
+      if (this.state !== "created") this.logger.info("taskmanager closed");
+      this.state = "closed";
+    })();
+    return this.teardownDone;
+  }
+}

@@ -4,6 +4,7 @@
 // standby take over, the TaskManagers re-register and the job run again. Everything it started is stopped and
 // removed on exit, Ctrl-C included; --keep-running leaves the cluster up until Ctrl-C.
 import { ClusterClient } from "../client/cluster-client.ts";
+import { sleep } from "../common/clock.ts";
 import { ConfigError } from "../common/errors.ts";
 import { silentLogger } from "../common/logger.ts";
 import { compileHaConfig } from "../config/ha-config.ts";
@@ -176,10 +177,12 @@ class LocalDemo {
     );
   }
 
+  /** Progress travels in TaskManager heartbeats (every 0.5 s): give it a moment to show. */
   async #progress(job: string): Promise<string> {
+    await sleep(1_200);
     const details = await this.#client!.getJob({ jobId: job });
     const records = details.tasks.reduce((n, t) => n + t.records, 0n);
-    return `${details.tasks.length} tasks, ${records} records so far`;
+    return `${details.tasks.length} tasks, ${records} records processed by this attempt after 1.2 s`;
   }
 
   #placement(leader: Member, job: string, epoch: bigint): string {

@@ -137,7 +137,8 @@ export class Dispatcher implements DispatcherService, LeaderContender {
           `job ${jobId} already reached ${jobStateOf(result.status)}; a job with a result never runs again`,
         );
       const live = context.jobs.get(jobId);
-      const stored = live ? live.graph : await this.options.graphs.get(jobId);
+      const entry = live ? undefined : await this.options.graphs.getEntry(jobId);
+      const stored = live ? live.graph : entry?.graph;
       if (stored) {
         if (!sameGraph(stored, graph)) {
           throw alreadyExists(
@@ -151,7 +152,7 @@ export class Dispatcher implements DispatcherService, LeaderContender {
             `job ${jobId} already reached ${live.state}; a job with a result never runs again`,
           );
         }
-        if (!live) context.startJob(stored, 0n, true);
+        if (!live) context.startJob(stored, entry?.submittedAtMs ?? 0n, true);
         return { jobId, alreadySubmitted: true, epoch };
       }
       await this.options.graphs.put(graph, session);

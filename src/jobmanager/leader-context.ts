@@ -155,10 +155,10 @@ export class LeaderContext {
         return;
       }
       if (this.jobs.has(jobId)) return;
-      const graph = await this.options.graphs.get(jobId);
+      const stored = await this.options.graphs.getEntry(jobId);
       this.session.assertLeader();
-      if (!graph || this.jobs.has(jobId)) return;
-      this.startJob(graph, 0n, true);
+      if (!stored || this.jobs.has(jobId)) return;
+      this.startJob(stored.graph, stored.submittedAtMs, true);
       this.options.logger.info("job recovered", { job: jobId, epoch: this.epoch });
       this.options.events({ event: "job-recovered", job: jobId, epoch: this.epoch });
     } catch (e: unknown) {

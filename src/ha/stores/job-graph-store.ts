@@ -1,6 +1,6 @@
 // JobGraphs of submitted jobs (key jobgraphs/<job>). A graph too large for one HA record goes to the blob
 // store first; the record then holds only its pointer.
-import { AlreadyExistsError, RecordTooLargeError } from "../../common/errors.ts";
+import { AlreadyExistsError, CorruptRecordError, RecordTooLargeError } from "../../common/errors.ts";
 import { codecs, type JobGraph, type JobGraphRecord } from "../../generated/records.ts";
 import type { FileBlobStore } from "../../storage/blob-store.ts";
 import { storeKeys } from "../keys.ts";
@@ -45,17 +45,23 @@ export class JobGraphStore {
 
   /** The graph, or undefined when no job with this id is stored. CorruptRecordError names the key. */
   async get(jobId: string): Promise<JobGraph | undefined> {
+    return (await this.getEntry(jobId))?.graph;
+  }
+
+  /** The graph with the wall-clock time it was stored; undefined when no job with this id is stored. */
+  async getEntry(jobId: string): Promise<{ graph: JobGraph; submittedAtMs: bigint } | undefined> {
     const key = storeKeys.jobGraph(jobId);
     const entry = await this.store.get(key);
     if (!entry) return undefined;
     const record = this.decode(key, entry.value);
-    if (record.graph) return record.graph;
+    if (record.graph) return { graph: record.graph, submittedAtMs: record.submittedAtMs };
     if (record.graphBlob) {
       if (!this.blobs)
         throw new Error(`${key}: the JobGraph is in the blob store, but no storage dir is configured`);
-      return codecs.JobGraph.decode(await this.blobs.get(record.graphBlob));
+      const graph = codecs.JobGraph.decode(await this.blobs.get(record.graphBlob));
+      return { graph, submittedAtMs: record.submittedAtMs };
     }
-    return undefined;
+    throw new CorruptRecordError(key, "JobGraphRecord holds neither a graph nor a blob pointer");
   }
 
   /** Ids of every stored job, sorted. */

@@ -140,6 +140,35 @@ export function describeJobs(backend: "etcd" | "zookeeper"): void {
       );
     });
 
+    it("a leader frozen past its TTL wakes deposed: it commands nothing, and no TaskManager runs anything of its epoch", async () => {
+      const frozen = leader;
+      const mark = frozen.member.proc.events.length;
+      const tmMarks = cluster.taskmanagers.map((m) => m.proc.events.length);
+      frozen.member.proc.pause();
+      try {
+        const next = await cluster.waitForLeader(frozen.epoch, FAILOVER_MS);
+        await cluster.waitForRegistrations(next.epoch, 5_000);
+        await next.member.proc.waitForEvent(isState("always-on", "RUNNING", next.epoch), 15_000);
+        leader = next;
+      } finally {
+        frozen.member.proc.resume();
+      }
+      await frozen.member.proc.waitForEvent((e, i) => i >= mark && e["event"] === "revoked", 10_000);
+      // Give a zombie time to try something, then look: nothing deployed, nothing of its epoch running.
+      await new Promise((r) => setTimeout(r, 1_000));
+      expect(frozen.member.proc.events.slice(mark).filter((e) => e["event"] === "task-deployed")).toEqual([]);
+      cluster.taskmanagers.forEach((tm, i) => {
+        const after = tm.proc.events.slice(tmMarks[i]);
+        const registered = after.findIndex((e) => e["event"] === "registered" && epochOf(e) === leader.epoch);
+        if (registered < 0) return; // a TaskManager started later, or killed
+        const stale = after
+          .slice(registered)
+          .filter((e) => e["event"] === "task-running" && epochOf(e) <= frozen.epoch);
+        expect(stale).toEqual([]);
+      });
+      expect(subtaskOverlaps(taskManagerLogs())).toEqual([]);
+    });
+
     it("a finished job is not run again after failover, and a cancelled one stays cancelled", async () => {
       await client.submitJob({ graph: job("finite", { count: 100, rate: 1000 }) });
       await client.submitJob({ graph: job("doomed") });

@@ -9,6 +9,7 @@ const CLI = join(REPO, "src/cli/main.ts");
 // By path, so the child finds tsx whatever its working directory is.
 const TSX = pathToFileURL(join(REPO, "node_modules/tsx/dist/loader.mjs")).href;
 const STDERR_TAIL = 4_000;
+const STDOUT_TAIL = 256 * 1024;
 
 export type VigilEvent = Record<string, unknown>;
 /** `index` is the event's position in `events`, to match only events after a known point. */
@@ -21,6 +22,8 @@ export interface VigilProcess {
   readonly events: readonly VigilEvent[];
   /** everything on stderr so far */
   readonly stderr: () => string;
+  /** stdout so far as text (its last 256 KiB), for commands whose output is prose */
+  readonly stdout: () => string;
   /**
    * First matching event, past or future; rejects with recent stderr on timeout or when the process exits
    * first. The predicate also gets the event's index in `events` (to match only events after a point).
@@ -67,6 +70,7 @@ class ChildVigil implements VigilProcess {
   readonly #exit: Promise<ExitStatus>;
   #status: ExitStatus | undefined;
   #stderr = "";
+  #stdout = "";
   #partial = "";
 
   constructor(
@@ -95,6 +99,7 @@ class ChildVigil implements VigilProcess {
   }
 
   readonly stderr = (): string => this.#stderr;
+  readonly stdout = (): string => this.#stdout;
 
   waitForEvent(predicate: EventPredicate, timeoutMs = 10_000): Promise<VigilEvent> {
     const past = this.events.find(predicate);
@@ -151,6 +156,7 @@ class ChildVigil implements VigilProcess {
   }
 
   #onStdout(chunk: string): void {
+    this.#stdout = (this.#stdout + chunk).slice(-STDOUT_TAIL);
     const lines = (this.#partial + chunk).split("\n");
     this.#partial = lines.pop() ?? "";
     for (const line of lines) {

@@ -109,6 +109,22 @@ export function describeJobs(backend: "etcd" | "zookeeper"): void {
       expect(subtaskOverlaps(taskManagerLogs())).toEqual([]);
     });
 
+    it("SIGTERM: the leader resigns, drains and exits 0, and a standby takes over well within the TTL", async () => {
+      const old = leader;
+      const stoppedAt = performance.now();
+      old.member.proc.kill("SIGTERM");
+      const next = await cluster.waitForLeader(old.epoch, FAILOVER_MS);
+      const handover = performance.now() - stoppedAt;
+      expect(await old.member.proc.exited()).toEqual({ code: 0, signal: null });
+      // Resigning deletes the campaign key at once: no waiting out the lease (a generous bound for CI).
+      expect(handover).toBeLessThan(TTL_S * 1000);
+      await cluster.waitForRegistrations(next.epoch, 5_000);
+      await next.member.proc.waitForEvent(isState("always-on", "RUNNING", next.epoch), 15_000);
+      leader = next;
+      cluster.startJobManager();
+      expect(subtaskOverlaps(taskManagerLogs())).toEqual([]);
+    });
+
     it("a TaskManager refuses a command replayed from a deposed leader, naming both epochs", async () => {
       const deposed = leader;
       const deployed = deposed.member.proc.events.find(

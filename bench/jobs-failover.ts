@@ -5,11 +5,11 @@
 // read in this process, when the line arrives, on its monotonic clock.
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
-import { subtaskOverlaps } from "../ha-tests/jobs/overlaps.ts";
 import { ClusterClient } from "../src/client/cluster-client.ts";
 import { silentLogger } from "../src/common/logger.ts";
 import { compileHaConfig } from "../src/config/ha-config.ts";
 import type { JobGraph } from "../src/generated/records.ts";
+import { subtaskOverlaps } from "../src/local/overlaps.ts";
 import type { VigilEvent } from "../src/local/processes.ts";
 import { LocalCluster, type Member } from "../src/local/vigil-cluster.ts";
 import { etcdServerVersion, zooKeeperServerVersion } from "./machine.ts";
@@ -221,18 +221,25 @@ function eventAnomalies(cluster: LocalCluster): string[] {
 
 /** How often the noteworthy-but-legal events happened over the run. */
 function eventCounts(cluster: LocalCluster): string[] {
-  const names = ["revoked", "taskmanager-lost", "command-rejected", "leader-lost", "task-deployed"];
+  const names = ["granted", "revoked", "taskmanager-lost", "command-rejected", "task-deployed"];
   const counts = new Map<string, number>();
   let restarting = 0;
+  let leaseExpired = 0;
+  let otherLeaderLost = 0;
   for (const m of cluster.members) {
     for (const e of m.proc.events) {
       const name = String(e["event"]);
       if (names.includes(name)) counts.set(name, (counts.get(name) ?? 0) + 1);
       if (name === "job-state" && e["state"] === "RESTARTING") restarting += 1;
+      if (name === "leader-lost") {
+        if (String(e["reason"]).startsWith("no heartbeat answered")) leaseExpired += 1;
+        else otherLeaderLost += 1;
+      }
     }
   }
   const parts = names.map((n) => `${n} ×${counts.get(n) ?? 0}`);
   parts.push(`job-state RESTARTING ×${restarting}`);
+  parts.push(`leader-lost (task lease passed) ×${leaseExpired}`, `leader-lost (other) ×${otherLeaderLost}`);
   return [parts.join(", ")];
 }
 

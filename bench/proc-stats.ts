@@ -64,3 +64,23 @@ export function cpuWindow(read: () => number): () => CpuWindow {
     return { cpuMs, wallMs, percentOfCore: wallMs > 0 ? (100 * cpuMs) / wallMs : 0 };
   };
 }
+
+/** Established TCP connections whose local port is `port` (the server side of its connections), from /proc/net. */
+export function establishedTo(port: number): number {
+  const hex = port.toString(16).toUpperCase().padStart(4, "0");
+  let n = 0;
+  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch {
+      continue;
+    }
+    for (const line of text.split("\n").slice(1)) {
+      // "sl local_address rem_address st …", addresses as HEXIP:HEXPORT; st 01 = ESTABLISHED.
+      const [, local, , st] = line.trim().split(/\s+/);
+      if (st === "01" && local?.endsWith(`:${hex}`)) n += 1;
+    }
+  }
+  return n;
+}

@@ -122,6 +122,12 @@ export function jobFailoverDetails(results: readonly JobFailoverResult[], runnin
       );
     }
     if (r.error !== undefined) out.push(`  - stopped early: ${r.error.slice(0, 1500).replace(/\n/g, " ⏎ ")}`);
+    const after = summarize(r.rounds.map((x) => x.runningMs - x.publishedMs));
+    if (after) {
+      out.push(
+        `  - from the publication to RUNNING: median ${seconds(after.median)} s, max ${seconds(after.max)} s (the rest is the election)`,
+      );
+    }
     for (const n of r.notes) out.push(`  - events over the run: ${n}`);
     const anomalies = [...new Set(r.anomalies)];
     if (anomalies.length === 0)
@@ -138,6 +144,7 @@ export function scaleTable(result: ScaleResult): string {
     String(r.taskmanagers),
     r.jobmanagerCpu.percentOfCore.toFixed(1),
     `${mib(r.rssBytes)} (${mib(r.rssPeakBytes)})`,
+    String(r.connections),
     String(r.heartbeats),
     ms(r.rttP50Ms),
     ms(r.rttP99Ms),
@@ -149,6 +156,7 @@ export function scaleTable(result: ScaleResult): string {
       "TaskManagers",
       "leader CPU % of a core",
       "leader RSS MiB (peak)",
+      "TCP conns",
       "heartbeats",
       "RTT p50 ms",
       "RTT p99 ms",
@@ -195,6 +203,27 @@ export function storeTable(rows: readonly StoreRow[]): string {
 
 const begin = (s: Section): string => `<!-- bench:${s} -->`;
 const end = (s: Section): string => `<!-- /bench:${s} -->`;
+
+/**
+ * What the head of the existing RESULTS.md says about sections a run does not measure again: the servers
+ * line of each section ("  - <section>: …" under "- Servers:") and the server versions on the Software line.
+ */
+export function previousHeader(path: string): { servers: Map<string, string>; versions: string[] } {
+  const servers = new Map<string, string>();
+  const versions: string[] = [];
+  if (!existsSync(path)) return { servers, versions };
+  const lines = readFileSync(path, "utf8").split("\n");
+  const at = lines.indexOf("- Servers:");
+  for (let i = at + 1; at >= 0 && i < lines.length && lines[i]!.startsWith("  - "); i++) {
+    const m = /^ {2}- ([a-z-]+): (.*)$/.exec(lines[i]!);
+    if (m) servers.set(m[1]!, m[2]!);
+  }
+  const software = lines.find((l) => l.startsWith("- Software: "));
+  for (const part of software?.slice("- Software: ".length).split("; ") ?? []) {
+    if (/^(etcd|ZooKeeper) server /.test(part)) versions.push(part);
+  }
+  return { servers, versions };
+}
 
 /** Replaces the given sections of RESULTS.md (and its header); keeps sections this run did not measure. */
 export function writeResults(path: string, header: string, sections: Partial<Record<Section, string>>): void {

@@ -14,18 +14,15 @@ import {
   zkRecipeContestant,
 } from "./contestants.ts";
 import { type Contestant, measureHandovers } from "./failover.ts";
-import { type JobFailoverResult, measureJobFailover } from "./jobs-failover.ts";
+import { type BenchmarkOutcome, jobFailoverBenchmark, scaleBenchmark } from "./job-benchmarks.ts";
 import { etcdServerVersion, LoadWatch, machineInfo, zooKeeperServerVersion } from "./machine.ts";
 import { etcdClient, ZkRaw } from "./raw-clients.ts";
 import {
   type HandoverRow,
   handoverDetails,
   handoverTable,
-  jobFailoverDetails,
-  jobFailoverTable,
+  previousHeader,
   SECTIONS,
-  scaleDetails,
-  scaleTable,
   type Section,
   storeTable,
   writeResults,
@@ -36,15 +33,11 @@ import {
   GRACEFUL_TARGET_MS,
   gracefulSection,
   header,
-  JOB_RUNNING_TARGET_MS,
-  jobFailoverSection,
-  scaleSection,
   storeSection,
   ZK_TICK_MS,
 } from "./sections.ts";
 import { type Servers, startServers } from "./servers.ts";
 import { measureStore, STORE_DEFAULTS, type StoreRow } from "./store.ts";
-import { measureTaskManagerScale } from "./taskmanager-scale.ts";
 
 const HELP = `Usage: npm run bench -- [OPTIONS]
 
@@ -70,6 +63,8 @@ Options:
   --job-kills N                    leader kills in jobs-failover (default 10)
   --scale-taskmanagers N[,N…]      TaskManager counts of taskmanager-scale, ascending (default 0,50,200)
   --scale-window S                 seconds measured per count in taskmanager-scale (default 20)
+  --scale-shared-connection        simulated TaskManagers share one HTTP/2 connection (plain createClient)
+                                   instead of one connection each as separate processes have
   --backend etcd|zookeeper|both    (default both)
   --etcd-endpoints H:P[,…]         use this etcd instead of starting one
   --zookeeper-endpoints H:P[,…]    use this ZooKeeper (tickTime 1000 ms assumed) instead of starting one
@@ -85,6 +80,7 @@ const { values } = parseArgs({
     "job-kills": { type: "string", default: "10" },
     "scale-taskmanagers": { type: "string", default: "0,50,200" },
     "scale-window": { type: "string", default: "20" },
+    "scale-shared-connection": { type: "boolean" },
     backend: { type: "string", default: "both" },
     "etcd-endpoints": { type: "string" },
     "zookeeper-endpoints": { type: "string" },
@@ -197,7 +193,10 @@ async function main(): Promise<void> {
   log(`bench: ${command}`);
   const coordinators: Coordinator[] = [];
   const versions: string[] = [];
-  const serverText: string[] = [];
+  /** Per section run: the servers it was measured on. */
+  const serverText = new Map<Section, string>();
+  const addVersion = (v: string): void =>
+    addOnce(versions, v.startsWith("etcd server ") ? `${v} (etcdctl ${machine.etcdctl})` : v);
   const sections: Partial<Record<Section, string>> = {};
   const stamp = (): string => `Measured ${machine.date} with \`${command}\`. ${load.describe()}`;
   try {
@@ -208,7 +207,9 @@ async function main(): Promise<void> {
         ...(values["zookeeper-endpoints"] ? { zookeeper: values["zookeeper-endpoints"].split(",") } : {}),
         zkTickMs: ZK_TICK_MS,
       });
-      serverText.push(servers.description);
+      for (const s of ["failover", "graceful", "store"] as const) {
+        if (wanted(s)) serverText.set(s, servers.description);
+      }
       if (servers.etcd)
         coordinators.push({ backend: "etcd", endpoints: servers.etcd, etcd: etcdClient(servers.etcd) });
       if (servers.zookeeper) {
@@ -252,50 +253,19 @@ async function main(): Promise<void> {
       process.stdout.write(`\nStore throughput (ops/s)\n${t}\n`);
       sections.store = storeSection(t, stamp());
     }
+    const ctx = { progress: log, stopRequested: () => interrupted, stamp };
+    const record = (section: Section, outcome: BenchmarkOutcome): void => {
+      sections[section] = outcome.section;
+      serverText.set(section, outcome.servers);
+      for (const v of outcome.versions) addVersion(v);
+    };
     if (wanted("jobs-failover") && !interrupted) {
-      const results: JobFailoverResult[] = [];
-      for (const backend of backends) {
-        if (interrupted) break;
-        const result = await measureJobFailover(backend, {
-          rounds: jobKills,
-          ttlSeconds: TTL_SECONDS,
-          progress: log,
-          stopRequested: () => interrupted,
-        });
-        if (result.error !== undefined) log(`${backend} jobs-failover: stopped early: ${result.error}`);
-        results.push(result);
-        addOnce(versions, result.serverVersion);
-      }
-      addOnce(
-        serverText,
-        `jobs-failover: a private ${backends.join(" / ")} per backend, started by LocalCluster`,
-      );
-      const t = jobFailoverTable(results, JOB_RUNNING_TARGET_MS);
-      process.stdout.write(
-        `\nJob failover: SIGKILL the JobManager leader -> every task RUNNING again (TTL ${TTL_SECONDS} s)\n${t}\n`,
-      );
-      sections["jobs-failover"] = jobFailoverSection(
-        t,
-        jobFailoverDetails(results, JOB_RUNNING_TARGET_MS),
-        stamp(),
-      );
+      record("jobs-failover", await jobFailoverBenchmark(backends, jobKills, ctx));
     }
     if (wanted("taskmanager-scale") && !interrupted) {
-      const result = await measureTaskManagerScale({
-        counts: scaleCounts,
-        windowMs: scaleWindowMs,
-        ttlSeconds: TTL_SECONDS,
-        progress: log,
-        stopRequested: () => interrupted,
-      });
-      if (result.error !== undefined) log(`taskmanager-scale: stopped early: ${result.error}`);
-      addOnce(versions, result.serverVersion);
-      addOnce(serverText, "taskmanager-scale: a private etcd single member, started by src/local");
-      const t = scaleTable(result);
-      process.stdout.write(
-        `\nTaskManager scale: simulated TaskManagers heartbeating one leader every second\n${t}\n`,
-      );
-      sections["taskmanager-scale"] = scaleSection(t, scaleDetails(result), stamp(), scaleWindowMs);
+      const connections = values["scale-shared-connection"] ? "shared" : "own";
+      const o = { counts: scaleCounts, windowMs: scaleWindowMs, connections } as const;
+      record("taskmanager-scale", await scaleBenchmark(o, ctx));
     }
   } finally {
     load.stop();
@@ -306,7 +276,16 @@ async function main(): Promise<void> {
     await servers?.stop();
   }
   if (interrupted) return;
-  writeResults(RESULTS, header(machine, versions, serverText.join("; "), command), sections);
+  // Sections this run did not measure keep their servers and server versions in the head of the file.
+  const previous = previousHeader(RESULTS);
+  const serverLines = new Map<string, string>();
+  for (const s of SECTIONS) {
+    const text = serverText.get(s) ?? (sections[s] === undefined ? previous.servers.get(s) : undefined);
+    if (text !== undefined) serverLines.set(s, text);
+  }
+  const kind = (v: string): string => v.split(" ")[0]!;
+  for (const v of previous.versions) if (!versions.some((x) => kind(x) === kind(v))) versions.push(v);
+  writeResults(RESULTS, header(machine, versions, serverLines, command), sections);
   log(`bench: wrote ${RESULTS}`);
 }
 

@@ -15,7 +15,8 @@ import { Registration } from "../src/local/registry.ts";
 import { makeTempDir } from "../src/local/start.ts";
 import { createClient, type RpcClient } from "../src/rpc/client.ts";
 import { etcdServerVersion } from "./machine.ts";
-import { type CpuWindow, cpuMsOf, cpuWindow, ownCpuMs, rssBytesOf } from "./proc-stats.ts";
+import { ownConnectionClient } from "./own-connection-client.ts";
+import { type CpuWindow, cpuMsOf, cpuWindow, establishedTo, ownCpuMs, rssBytesOf } from "./proc-stats.ts";
 import { etcdClient } from "./raw-clients.ts";
 import { percentile } from "./stats.ts";
 
@@ -41,6 +42,8 @@ export interface ScaleRow {
   readonly notRegistered: number;
   readonly failed: number;
   readonly failures: readonly string[];
+  /** TCP connections established to the leader's RPC port at the end of the window. */
+  readonly connections: number;
 }
 
 export interface ScaleResult {
@@ -55,6 +58,11 @@ export interface ScaleOptions {
   readonly counts: readonly number[];
   readonly windowMs: number;
   readonly ttlSeconds: number;
+  /**
+   * "own": a TCP connection per simulated TaskManager, as separate processes have (default); "shared": plain
+   * createClient, whose channels to one address share one connection in this process (see own-connection-client.ts).
+   */
+  readonly connections: "own" | "shared";
   readonly progress: (line: string) => void;
   readonly stopRequested: () => boolean;
 }
@@ -84,8 +92,14 @@ class SimulatedTaskManager {
     address: string,
     private readonly epoch: bigint,
     private readonly log: () => HeartbeatLog,
+    connections: "own" | "shared",
   ) {
-    this.#client = createClient(ResourceManagerMethods, address, { timeoutMs: CALL_TIMEOUT_MS });
+    this.#client =
+      connections === "own"
+        ? ownConnectionClient<ResourceManagerService>(ResourceManagerMethods, address, CALL_TIMEOUT_MS)
+        : createClient<ResourceManagerService>(ResourceManagerMethods, address, {
+            timeoutMs: CALL_TIMEOUT_MS,
+          });
   }
 
   async register(): Promise<void> {
@@ -174,11 +188,18 @@ export async function measureTaskManagerScale(o: ScaleOptions): Promise<ScaleRes
     const address = String(published["address"]);
     const epoch = BigInt(String(published["epoch"]));
     const jmPid = jm.pid;
+    const port = Number(address.slice(address.lastIndexOf(":") + 1));
     for (const count of o.counts) {
       if (o.stopRequested()) break;
       const fresh: SimulatedTaskManager[] = [];
       while (sims.length < count) {
-        const sim = new SimulatedTaskManager(`sim-tm-${sims.length + 1}`, address, epoch, () => log);
+        const sim = new SimulatedTaskManager(
+          `sim-tm-${sims.length + 1}`,
+          address,
+          epoch,
+          () => log,
+          o.connections,
+        );
         sims.push(sim);
         fresh.push(sim);
       }
@@ -215,11 +236,12 @@ export async function measureTaskManagerScale(o: ScaleOptions): Promise<ScaleRes
         notRegistered: log.notRegistered,
         failed: log.failed,
         failures: [...log.failures],
+        connections: establishedTo(port),
       };
       rows.push(row);
       o.progress(
         `taskmanager-scale ${count}: JobManager ${jobmanagerCpu.percentOfCore.toFixed(1)} % of a core, ` +
-          `RSS ${mib(rssBytes)} MiB; ${row.heartbeats} heartbeats, ${row.notRegistered} not registered, ${row.failed} failed; ` +
+          `RSS ${mib(rssBytes)} MiB, ${row.connections} connections; ${row.heartbeats} heartbeats, ${row.notRegistered} not registered, ${row.failed} failed; ` +
           `bench ${benchCpu.percentOfCore.toFixed(1)} %`,
       );
     }

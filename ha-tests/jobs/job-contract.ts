@@ -10,10 +10,10 @@ import { silentLogger } from "../../src/common/logger.ts";
 import { compileHaConfig } from "../../src/config/ha-config.ts";
 import type { JobGraph } from "../../src/generated/records.ts";
 import { TaskExecutorMethods, type TaskExecutorService } from "../../src/generated/services.ts";
+import { subtaskOverlaps } from "../../src/local/overlaps.ts";
 import { spawnVigil, type VigilEvent } from "../../src/local/processes.ts";
 import { LocalCluster, type Member } from "../../src/local/vigil-cluster.ts";
 import { createClient } from "../../src/rpc/client.ts";
-import { subtaskOverlaps } from "./overlaps.ts";
 
 const TTL_S = 2;
 const FAILOVER_MS = TTL_S * 1000 + 15_000;

@@ -2,7 +2,7 @@
 // execution runs from its `task-running` event to its `task-stopped` event (or, for a TaskManager that was
 // killed, to the moment it was seen dead). Two executions of the same job, vertex and subtask must not overlap,
 // on different TaskManagers or on the same one. Times are the events' `at` (wall-clock ms; one host).
-import type { VigilEvent } from "../../src/local/processes.ts";
+import type { VigilEvent } from "./processes.ts";
 
 export interface TaskManagerLog {
   readonly name: string;

@@ -19,9 +19,13 @@ import { RecordingContender, waitUntil } from "../ha/testing.ts";
 import { RpcServer } from "../rpc/server.ts";
 import { ClusterClient } from "./cluster-client.ts";
 
-/** How a fake JobManager answers: as leader, as a standby (redirect), hanging, or with a fixed error. */
+/**
+ * How a fake JobManager answers: as leader, as a standby (redirect), hanging, with a fixed error, or by
+ * dying mid-call (it received the request, then its server is forced down: the caller cannot know more).
+ */
 type Role =
   | { readonly kind: "leader" }
+  | { readonly kind: "drop" }
   | { readonly kind: "standby"; readonly leader: string | undefined }
   | { readonly kind: "hang" }
   | { readonly kind: "fail"; readonly error: Error };
@@ -51,7 +55,8 @@ async function jobManager(epoch: bigint, role: Role): Promise<FakeJobManager> {
     const r = jm.role;
     if (r.kind === "standby") throw new NotLeaderError(r.leader);
     if (r.kind === "fail") throw r.error;
-    if (r.kind === "hang")
+    if (r.kind === "drop") void jm.server.shutdown(0);
+    if (r.kind === "hang" || r.kind === "drop")
       return new Promise((_, reject) => signal?.addEventListener("abort", () => reject(signal.reason)));
     return answer();
   };
@@ -166,6 +171,51 @@ describe("ClusterClient.viaAddresses", () => {
     const list = await failure(client.listJobs({}, { timeoutMs: 300 }));
     expect(list).toBeInstanceOf(UnavailableError);
     expect(list.message).toContain(`${hung.address} (no answer in time)`);
+  });
+
+  it("reports a write whose connection was lost mid-call as outcome unknown, not unreachable", async () => {
+    const dropsSubmit = await jobManager(1n, { kind: "drop" });
+    const dropsCancel = await jobManager(1n, { kind: "drop" });
+    const submit = await failure(
+      viaAddresses([dropsSubmit.address]).submitJob({ graph: graph("j1") }, { timeoutMs: 400 }),
+    );
+    expect(dropsSubmit.calls).toBe(1);
+    expect(submit).toBeInstanceOf(DeadlineExceededError);
+    expect(submit.message).toBe(
+      `submitJob: outcome unknown: no JobManager confirmed it within 0.4 s (tried ${dropsSubmit.address} (connection lost mid-call)); ` +
+        "it is safe to retry (the call is idempotent on the job id), or check with `vigil list`",
+    );
+    const cancel = await failure(
+      viaAddresses([dropsCancel.address]).cancelJob({ jobId: "j1" }, { timeoutMs: 400 }),
+    );
+    expect(cancel).toBeInstanceOf(DeadlineExceededError);
+    expect(cancel.message).toMatch(/^cancelJob: outcome unknown: /);
+  });
+
+  it("a write that was lost once succeeds when a later attempt is confirmed", async () => {
+    const drops = await jobManager(1n, { kind: "drop" });
+    const leader = await jobManager(2n, { kind: "leader" });
+    const client = viaAddresses([drops.address, leader.address]);
+    expect(await client.submitJob({ graph: graph("j1") })).toEqual({
+      jobId: "j1",
+      alreadySubmitted: false,
+      epoch: 2n,
+    });
+    expect(drops.calls).toBe(1);
+    expect(leader.calls).toBe(1);
+  });
+
+  it("reports a write that was never delivered, and a lost read, as unreachable", async () => {
+    const down = await downAddress();
+    const submit = await failure(viaAddresses([down]).submitJob({ graph: graph("j1") }, { timeoutMs: 300 }));
+    expect(submit).toBeInstanceOf(UnavailableError);
+    expect(submit.message).toBe(
+      `no JobManager leader reachable at ${down} (unreachable) within 0.3 s; is the cluster running?`,
+    );
+    const drops = await jobManager(1n, { kind: "drop" });
+    const list = await failure(viaAddresses([drops.address]).listJobs({}, { timeoutMs: 300 }));
+    expect(list).toBeInstanceOf(UnavailableError);
+    expect(list.message).toContain(`reachable at ${drops.address} (connection lost mid-call)`);
   });
 
   it("surfaces a definite refusal at once, without retrying", async () => {

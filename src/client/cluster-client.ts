@@ -32,6 +32,7 @@ import type {
 import { DispatcherMethods, type DispatcherService } from "../generated/services.ts";
 import { type CallOptions, DEFAULT_CALL_TIMEOUT_MS } from "../rpc/call.ts";
 import { createClient, type RpcClient } from "../rpc/client.ts";
+import { ConnectionLostError } from "../rpc/errors.ts";
 import { AddressListSource, HaRetrievalSource, type LeaderSource } from "./leader-source.ts";
 
 /** Overall bound of one ClusterClient call, redirects and retries included, unless the call passes timeoutMs. */
@@ -57,8 +58,12 @@ const RETRYABLE: ReadonlySet<string> = new Set([
   "POSSIBLY_INCONSISTENT",
 ]);
 
-/** The outcome of a write is unknown after these. */
+/** The outcome of a write is unknown after these codes, and after a ConnectionLostError (sent, then lost). */
 const UNKNOWN_OUTCOME: ReadonlySet<string> = new Set(["DEADLINE_EXCEEDED", "POSSIBLY_INCONSISTENT"]);
+
+function outcomeUnknown(e: VigilError): boolean {
+  return UNKNOWN_OUTCOME.has(e.code) || e instanceof ConnectionLostError;
+}
 
 export class ClusterClient implements DispatcherService {
   private readonly clients = new Map<string, RpcClient<DispatcherService>>();
@@ -156,8 +161,10 @@ export class ClusterClient implements DispatcherService {
                 break;
               }
               if (!(e instanceof VigilError) || !RETRYABLE.has(e.code)) throw e;
-              failures.set(target, e);
-              if (UNKNOWN_OUTCOME.has(e.code)) unknown = e;
+              // What may have happened at an address outranks what happened there later.
+              const earlier = failures.get(target);
+              if (earlier === undefined || !outcomeUnknown(earlier)) failures.set(target, e);
+              if (outcomeUnknown(e)) unknown = e;
               const next: string | undefined = e instanceof NotLeaderError ? e.leaderAddress : undefined;
               this.logger.debug("cluster client: attempt failed", {
                 method,
@@ -224,7 +231,7 @@ export class ClusterClient implements DispatcherService {
     if (unknown && WRITES.has(method)) {
       return new DeadlineExceededError(
         `${method}: outcome unknown: no JobManager confirmed it ${within} (tried ${tried}); ` +
-          "it is safe to retry (idempotent on the job id), or check with `vigil list`",
+          "it is safe to retry (the call is idempotent on the job id), or check with `vigil list`",
         unknown,
       );
     }
@@ -253,6 +260,7 @@ function rethrowUnless(signal: AbortSignal): (e: unknown) => undefined {
 function reason(e: VigilError): string {
   if (e instanceof NotLeaderError)
     return e.leaderAddress ? `redirected to ${e.leaderAddress}` : "not the leader";
+  if (e instanceof ConnectionLostError) return "connection lost mid-call";
   if (e.code === "UNAVAILABLE") return "unreachable";
   if (e.code === "DEADLINE_EXCEEDED") return "no answer in time";
   return e.message;

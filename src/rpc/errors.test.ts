@@ -12,6 +12,7 @@ import {
   VigilError,
 } from "../common/errors.ts";
 import {
+  ConnectionLostError,
   ERROR_CODE_KEY,
   fromStatus,
   LEADER_ADDRESS_KEY,
@@ -94,10 +95,52 @@ describe("vigil error <-> gRPC status", () => {
     expect(fromStatus(bare(status.CANCELLED), { ...site, cancelledByCaller: true })).toBeInstanceOf(
       CancelledError,
     );
-    const down = fromStatus(bare(status.UNAVAILABLE), site);
-    expect(down).toBeInstanceOf(UnavailableError);
-    expect(down.message).toContain("10.0.0.7:6124");
-    expect(down.message).toContain("TaskExecutor/DeployTask");
     expect(fromStatus(bare(status.RESOURCE_EXHAUSTED), site)).toBeInstanceOf(InternalError);
+  });
+
+  it("tells a call that was not delivered from one that was sent and then lost (outcome unknown)", () => {
+    const at = (code: status, details: string) =>
+      fromStatus({ code, details, metadata: new Metadata() }, site);
+    for (const details of [
+      "No connection established. Last error: Error: connect ECONNREFUSED 10.0.0.7:6124. Resolution note: ",
+      "Channel closed before call started",
+      "Stream refused by server",
+      "Name resolution failed for target dns:jm-0:6124",
+    ]) {
+      const down = at(status.UNAVAILABLE, details);
+      expect(down).toBeInstanceOf(UnavailableError);
+      expect(down).not.toBeInstanceOf(ConnectionLostError);
+      expect(down.message).toBe(
+        `TaskExecutor/DeployTask to 10.0.0.7:6124: unavailable, not delivered (${details}); is the process at 10.0.0.7:6124 running?`,
+      );
+    }
+    for (const [code, details] of [
+      [status.UNAVAILABLE, "Connection dropped"],
+      [status.UNAVAILABLE, "read ECONNRESET"],
+      [status.UNAVAILABLE, "Write error: write EPIPE"],
+      [status.UNAVAILABLE, "Received HTTP status code 503"],
+      [status.CANCELLED, "Call cancelled"],
+      [status.INTERNAL, "Received RST_STREAM with code 2 (Internal server error)"],
+    ] as const) {
+      const lost = at(code, details);
+      expect(lost).toBeInstanceOf(ConnectionLostError);
+      expect(lost).toBeInstanceOf(UnavailableError);
+      expect((lost as ConnectionLostError).outcomeUnknown).toBe(true);
+      expect(lost.message).toMatch(/^TaskExecutor\/DeployTask to 10\.0\.0\.7:6124: .*; outcome unknown$/);
+      expect(lost.message).toContain(details);
+    }
+    expect(at(status.INTERNAL, "Failed to parse server response")).toBeInstanceOf(InternalError);
+  });
+
+  it("carries an unknown outcome across the wire, and a plain remote UNAVAILABLE stays plain", () => {
+    const lost = fromStatus(
+      toStatus(new ConnectionLostError("deploy to tm-1: connection lost; outcome unknown")),
+      site,
+    );
+    expect(lost).toBeInstanceOf(ConnectionLostError);
+    expect(lost.message).toBe("deploy to tm-1: connection lost; outcome unknown");
+    const plain = fromStatus(toStatus(new UnavailableError("no TaskManager has a free slot")), site);
+    expect(plain).toBeInstanceOf(UnavailableError);
+    expect(plain).not.toBeInstanceOf(ConnectionLostError);
   });
 });

@@ -2,6 +2,9 @@
 // keeps its code (and a NotLeaderError's leader address); the client turns it back, so a caller sees the same
 // error family whichever side of the wire it came from. Failures of the transport itself (no answer, peer
 // down, our own cancel) carry no vigil code and get their own messages naming the method and address.
+// A transport failure is one of two outcomes: "not delivered" (no connection, nothing sent: the peer did
+// nothing) or "sent, then lost" (the peer may have done the work). The second is a ConnectionLostError so
+// no caller reports an operation that may have happened as failed.
 import { Metadata, type ServiceError, status } from "@grpc/grpc-js";
 import {
   BackendUnavailableError,
@@ -19,6 +22,8 @@ import {
 
 export const ERROR_CODE_KEY = "vigil-error-code";
 export const LEADER_ADDRESS_KEY = "vigil-leader-address";
+/** Set on a remote UNAVAILABLE whose outcome is unknown (the handler was cut off or lost a call itself). */
+export const OUTCOME_UNKNOWN_KEY = "vigil-outcome-unknown";
 
 /** Every vigil code and the gRPC status it travels as. One table, both directions. */
 export const STATUS_OF_CODE: Readonly<Record<ErrorCode, status>> = {
@@ -64,6 +69,32 @@ export class RemoteError extends VigilError {
   }
 }
 
+/**
+ * UNAVAILABLE after the request may have reached the peer: the connection dropped, the stream was reset or
+ * the peer shut down mid-call. Retrying elsewhere is fine for idempotent calls, but until one succeeds the
+ * outcome is unknown, never "failed". A plain UnavailableError means the call was not delivered.
+ */
+export class ConnectionLostError extends UnavailableError {
+  readonly outcomeUnknown = true;
+}
+
+/**
+ * The transport failures that happen before a request leaves the client (grpc-js 1.x details): no
+ * connection to pick (refused, unresolvable, closed channel), or the peer refused the stream, which HTTP/2
+ * guarantees it did not process (RFC 9113 §8.7). Every other UNAVAILABLE may follow a delivered request.
+ */
+const NOT_DELIVERED = [
+  "No connection established",
+  "Channel closed before call started",
+  "Stream refused by server",
+  "Name resolution failed",
+  "Failed to parse",
+];
+
+function notDelivered(details: string): boolean {
+  return NOT_DELIVERED.some((prefix) => details.startsWith(prefix));
+}
+
 /** What a server sends back for a failed call: a status with details and metadata. */
 export interface StatusOutcome {
   readonly code: status;
@@ -78,6 +109,7 @@ export function toStatus(error: unknown): StatusOutcome & { readonly vigil: bool
     metadata.set(ERROR_CODE_KEY, error.code);
     if (error instanceof NotLeaderError && error.leaderAddress)
       metadata.set(LEADER_ADDRESS_KEY, error.leaderAddress);
+    if (error instanceof ConnectionLostError) metadata.set(OUTCOME_UNKNOWN_KEY, "true");
     return { code: STATUS_OF_CODE[error.code], details: error.message, metadata, vigil: true };
   }
   const details = error instanceof Error ? error.message : String(error);
@@ -109,17 +141,28 @@ export function fromStatus(
       if (site.cancelledByCaller)
         return new CancelledError(`${where}: cancelled by the caller; outcome unknown`);
       // The peer ended the call (a forced shutdown): it may have done the work or not.
-      return new UnavailableError(
+      return new ConnectionLostError(
         `${where}: the call was ended by the peer (${error.details}); outcome unknown`,
       );
     case status.UNAVAILABLE:
-      return new UnavailableError(
-        `${where}: unavailable (${error.details}); is the process at ${site.address} running?`,
+      if (notDelivered(error.details))
+        return new UnavailableError(
+          `${where}: unavailable, not delivered (${error.details}); is the process at ${site.address} running?`,
+        );
+      return new ConnectionLostError(
+        `${where}: the connection was lost during the call (${error.details}); outcome unknown`,
       );
     case status.UNIMPLEMENTED:
       return new InternalError(
         `${where}: the peer does not serve this method (${error.details}); is ${site.address} the right kind of vigil process?`,
       );
+    case status.INTERNAL:
+      // A stream reset without a gRPC status: the request was sent and the answer never came.
+      if (error.details.startsWith("Received RST_STREAM"))
+        return new ConnectionLostError(
+          `${where}: the call was reset by the peer (${error.details}); outcome unknown`,
+        );
+      return new InternalError(`${where}: INTERNAL: ${error.details}`);
     default:
       return new InternalError(`${where}: ${status[error.code] ?? error.code}: ${error.details}`);
   }
@@ -135,7 +178,9 @@ function remoteError(
     case "NOT_LEADER":
       return new NotLeaderError(firstString(error.metadata, LEADER_ADDRESS_KEY) || undefined);
     case "UNAVAILABLE":
-      return new UnavailableError(message);
+      return firstString(error.metadata, OUTCOME_UNKNOWN_KEY) === "true"
+        ? new ConnectionLostError(message)
+        : new UnavailableError(message);
     case "BACKEND_UNAVAILABLE":
       return new BackendUnavailableError(message);
     case "DEADLINE_EXCEEDED":

@@ -24,6 +24,7 @@ import {
 import { waitUntil } from "../ha/testing.ts";
 import type { CallOptions, MethodTable } from "./call.ts";
 import { createClient, type RpcClient } from "./client.ts";
+import { ConnectionLostError } from "./errors.ts";
 import { RpcServer } from "./server.ts";
 
 const logLines: string[] = [];
@@ -164,8 +165,10 @@ describe("RpcServer and createClient over loopback", () => {
     const started = performance.now();
     const error = await failure(client.cancelTask({ epoch: 1n, executionId: "x" }));
     expect(error).toBeInstanceOf(UnavailableError);
+    expect(error).not.toBeInstanceOf(ConnectionLostError);
     expect(error.message).toContain(address);
     expect(error.message).toContain("TaskExecutor/CancelTask");
+    expect(error.message).toContain("not delivered");
     expect(performance.now() - started).toBeLessThan(2_000);
   });
 
@@ -190,7 +193,9 @@ describe("RpcServer and createClient over loopback", () => {
     await server.shutdown(100);
     expect(performance.now() - started).toBeLessThan(2_000);
     expect(s.seen.signal?.aborted).toBe(true);
-    expect((await call).code).toBe("UNAVAILABLE");
+    const error = await call;
+    expect(error).toBeInstanceOf(ConnectionLostError);
+    expect(error.message).toContain("outcome unknown");
   });
 
   it("types services from the generated tables, inferred or given, with handler classes that have more members", async () => {

@@ -20,7 +20,7 @@ import type {
   RpcMethod,
   ServiceOf,
 } from "./call.ts";
-import { toStatus } from "./errors.ts";
+import { ConnectionLostError, toStatus } from "./errors.ts";
 
 export interface RpcServerOptions {
   readonly host: string;
@@ -120,7 +120,9 @@ export class RpcServer {
           graceMs,
           inFlight: this.inFlight.size,
         });
-        for (const c of this.inFlight) c.abort(new UnavailableError("rpc server shut down"));
+        // Cut off mid-work: whatever the handler had done stays done, so the caller must hear "unknown".
+        const reason = new ConnectionLostError("rpc server shut down during the call; outcome unknown");
+        for (const c of this.inFlight) c.abort(reason);
         this.server.forceShutdown();
         resolve();
       }, graceMs);

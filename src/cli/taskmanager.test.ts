@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ConfigError } from "../common/errors.ts";
 import { helpText } from "./args.ts";
-import { taskmanagerCommand } from "./taskmanager.ts";
+import { exitOnFatalError, taskmanagerCommand } from "./taskmanager.ts";
 
 let dir: string;
 beforeEach(async () => {
@@ -40,5 +40,16 @@ describe("vigil taskmanager", () => {
     expect(help).toContain("--slots N");
     expect(help).not.toContain("--heartbeat-interval");
     expect(help).toContain("VIGIL_HA_ENDPOINTS");
+  });
+
+  it("on a fatal error writes one line to stderr and exits 70", () => {
+    const written: string[] = [];
+    const codes: number[] = [];
+    exitOnFatalError(new Error("task t1 did not stop\nwithin 2000 ms"), {
+      write: (line) => written.push(line),
+      exit: (code) => codes.push(code),
+    });
+    expect(written).toEqual(["vigil taskmanager: fatal: task t1 did not stop within 2000 ms\n"]);
+    expect(codes).toEqual([70]);
   });
 });

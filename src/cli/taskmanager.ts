@@ -11,6 +11,30 @@ import { positionalsOf } from "./cluster-flags.ts";
 import { processFlags, serveUntilShutdown, sourcesHelp } from "./process-command.ts";
 import { Shutdown } from "./signals.ts";
 
+/** Where exitOnFatalError writes and how it exits; injectable for tests. */
+export interface FatalExitIo {
+  readonly write: (line: string) => void;
+  readonly exit: (code: number) => void;
+}
+
+/** EX_SOFTWARE (sysexits.h): the TaskManager cannot go on safely; a supervisor restarts it. */
+export const FATAL_EXIT_CODE = 70;
+
+/**
+ * The TaskManager's onFatalError: one line on stderr, then exit 70 at once. A task that ignores its abort
+ * cannot be stopped any other way, and it must not outlive its lease (the fatal event is already on stdout).
+ */
+export function exitOnFatalError(
+  error: Error,
+  io: FatalExitIo = {
+    write: (line) => process.stderr.write(line),
+    exit: (code) => process.exit(code),
+  },
+): void {
+  io.write(`vigil taskmanager: fatal: ${error.message.replace(/\s*\n\s*/g, " ")}\n`);
+  io.exit(FATAL_EXIT_CODE);
+}
+
 export const taskmanagerCommand: Command = {
   name: "taskmanager",
   summary: "run a TaskManager: register slots with the JobManager leader and run its tasks",
@@ -25,7 +49,9 @@ export const taskmanagerCommand: Command = {
     '  {"event":"command-rejected","command":"deploy","execution":"…","epoch":"41","highest":"42","reason":"…"}',
     '  {"event":"stopping","name":"tm-1","cause":"SIGTERM"}   {"event":"stopped","name":"tm-1"}',
     "Logs go to stderr. SIGTERM or Ctrl-C stops the tasks and exits 0; a second signal during that exits 1",
-    "at once. The name is the TaskManager's id: keep it stable across restarts of the same TaskManager.",
+    "at once. A task that does not stop by the end of its lease (or within the timeout of a cancel) is fatal:",
+    'event {"event":"fatal",…}, one line on stderr, exit 70.',
+    "The name is the TaskManager's id: keep it stable across restarts of the same TaskManager.",
     "",
     sourcesHelp("taskmanager", [
       "ha: zookeeper",
@@ -56,6 +82,7 @@ export const taskmanagerCommand: Command = {
         slots: config.slots,
         logger: createLogger(config.logLevel, { name: config.name }),
         events: emitEvent,
+        onFatalError: (error) => exitOnFatalError(error),
       });
       return await serveUntilShutdown(taskmanager, shutdown, { name: config.name, command: "taskmanager" });
     } finally {

@@ -1,11 +1,12 @@
 // A TaskManager's side of its relationship with the JobManagers' leader (design, issue 3). It follows leader
 // retrieval; for each new leader it raises the epoch fence at once, stops the tasks of older epochs (and waits
 // for them), registers (with back-off, for as long as that leader is the newest known), then heartbeats under
-// the task lease (task-lease.ts). When the lease passes, the tasks of that epoch are cancelled (event
-// leader-lost) and the TaskManager registers again. "No leader published" changes nothing by itself: the old
-// leader may still be alive, and the lease decides.
+// the task lease (task-lease.ts). When the lease is about to pass, or the leader answers NOT_LEADER, the tasks
+// of that epoch are cancelled (event leader-lost), must be dead by the lease end (else a fatal error), and the
+// TaskManager registers again. "No leader published" changes nothing by itself: the old leader may still be
+// alive, and the lease decides.
 import { monotonicNow, sleep } from "../common/clock.ts";
-import { describeCause, InternalError, LifecycleError } from "../common/errors.ts";
+import { describeCause, InternalError, LifecycleError, VigilError } from "../common/errors.ts";
 import type { EventSink } from "../common/events.ts";
 import type { Logger } from "../common/logger.ts";
 import type { LeaderInfo } from "../ha/election-driver.ts";
@@ -20,6 +21,7 @@ import {
 import type { TaskExecutor, TaskStateChange } from "./task-executor.ts";
 import {
   type ActiveRegistration as Active,
+  cancelFrom,
   heartbeatUntilLeaseEnds,
   type ResourceManagerClient,
 } from "./task-lease.ts";
@@ -36,6 +38,11 @@ export interface LeaderConnectionOptions {
   readonly events: EventSink;
   /** Registration back-off; default 50 ms doubling to 1 s. */
   readonly retry?: { readonly minMs: number; readonly maxMs: number };
+  /**
+   * How long cancelled tasks may take to stop (new leader, leader's cancel) before that is fatal; default the
+   * heartbeat timeout of the latest registration. Tasks of an ended lease must be dead by its end regardless.
+   */
+  readonly taskCancellationTimeoutMs?: number;
 }
 
 /** Bound on a registration call before the leader has told us its heartbeat timeout (which bounds later ones). */
@@ -47,6 +54,9 @@ export class LeaderConnection implements LeaderRetrievalListener {
   private follower: AbortController | undefined;
   private following: Promise<void> = Promise.resolve();
   private active: Active | undefined;
+  /** The registration a newer leader's publication replaced while its lease held: its tasks die by its end. */
+  private superseded: Active | undefined;
+  private heartbeatTimeoutMs = DEFAULT_HEARTBEAT_TIMEOUT_MS;
   private waiting = false;
   /** The epoch of the leader a registration call is in flight to, and who waits for its outcome. */
   private registering: bigint | undefined;
@@ -56,10 +66,18 @@ export class LeaderConnection implements LeaderRetrievalListener {
 
   constructor(private readonly options: LeaderConnectionOptions) {}
 
-  /** The registration whose task lease holds right now (checked against the monotonic clock), if any. */
+  /**
+   * The registration whose task lease holds right now (checked against the monotonic clock), if any. It ends
+   * when its tasks start being cancelled, a cancel budget before the lease end: no task starts after that.
+   */
   get registration(): Registration | undefined {
     const active = this.active;
-    return active && monotonicNow() < active.leaseDeadline ? active.registration : undefined;
+    return active && monotonicNow() < cancelFrom(active) ? active.registration : undefined;
+  }
+
+  /** How long cancelled tasks may take to stop before that is a fatal error. */
+  get cancellationTimeoutMs(): number {
+    return this.options.taskCancellationTimeoutMs ?? this.heartbeatTimeoutMs;
   }
 
   /**
@@ -109,7 +127,10 @@ export class LeaderConnection implements LeaderRetrievalListener {
     logger.info("new JobManager leader", { epoch: info.epoch, leader: info.address, name: info.name });
     this.target = info;
     // Deploys of an older registration are refused from this instant, not once the old loop notices.
-    if (this.active && this.active.registration.epoch < info.epoch) this.active = undefined;
+    if (this.active && this.active.registration.epoch < info.epoch) {
+      this.superseded = this.active;
+      this.active = undefined;
+    }
     this.follower?.abort(new LifecycleError(`superseded by the leader of epoch ${info.epoch}`));
     const follower = new AbortController();
     this.follower = follower;
@@ -167,12 +188,28 @@ export class LeaderConnection implements LeaderRetrievalListener {
   private async follow(leader: LeaderInfo, signal: AbortSignal): Promise<void> {
     if (signal.aborted) return;
     const { executor, logger } = this.options;
+    // Bounded twice: by the cancellation timeout, and by the end of a lease that still held when the new
+    // leader was published (that leader may deploy elsewhere once it has run out).
+    let deadline = monotonicNow() + this.cancellationTimeoutMs;
+    const superseded = this.superseded;
+    this.superseded = undefined;
+    if (superseded && superseded.registration.epoch < leader.epoch) {
+      deadline = Math.min(deadline, superseded.leaseDeadline);
+    }
     await executor.cancelWhere(
       (epoch) => epoch < leader.epoch,
       `a new JobManager leader with epoch ${leader.epoch} was published`,
+      deadline,
     );
     executor.retireOlderThan(leader.epoch);
     if (signal.aborted) return;
+    if (executor.failed) {
+      // Registering tells the new leader that the older tasks have stopped, which is not known to be true.
+      logger.error("not registering with the new leader: tasks of an older leader did not stop", {
+        epoch: leader.epoch,
+      });
+      return;
+    }
     const client = this.options.connect(leader.address);
     let timeoutMs = REGISTER_TIMEOUT_MS;
     try {
@@ -182,20 +219,28 @@ export class LeaderConnection implements LeaderRetrievalListener {
           timeoutMs = active.registration.heartbeatTimeoutMs;
           const end = await heartbeatUntilLeaseEnds(active, this.options, signal);
           if (this.active === active) this.active = undefined;
-          const epoch = active.registration.epoch;
+          const { epoch, heartbeatTimeoutMs } = active.registration;
+          const endsIn = Math.max(0, Math.round(active.leaseDeadline - monotonicNow()));
+          const lease = `the task lease of epoch ${epoch} ends in ${endsIn} ms`;
           let reason: string;
           if (end === "lease-expired") {
-            reason = `no heartbeat answered by ${leader.address} within ${active.registration.heartbeatTimeoutMs} ms`;
-            logger.warn("leader lost: task lease passed", { epoch, leader: leader.address });
+            reason = `no heartbeat answered by ${leader.address} renewed the lease (heartbeat timeout ${heartbeatTimeoutMs} ms); ${lease}`;
+            logger.warn("leader lost: task lease ending", { epoch, leader: leader.address, endsIn });
+            this.emit({ event: "leader-lost", epoch, reason });
+          } else if (end === "not-leader") {
+            reason = `${leader.address} answered a heartbeat with NOT_LEADER (deposed, it never renews the lease); ${lease}`;
+            logger.warn("leader lost: it answered NOT_LEADER", { epoch, leader: leader.address, endsIn });
             this.emit({ event: "leader-lost", epoch, reason });
           } else {
-            reason = `the leader of epoch ${epoch} no longer knows this registration`;
+            reason = `the leader of epoch ${epoch} no longer knows this registration; ${lease}`;
             logger.warn("leader answered registered=false; cancelling its tasks and registering again", {
               epoch,
               leader: leader.address,
             });
           }
-          await executor.cancelWhere((e) => e <= epoch, reason);
+          // Dead by the lease end, which the leader side counts on; they had a cancel budget at least.
+          await executor.cancelWhere((e) => e <= epoch, reason, active.leaseDeadline);
+          if (executor.failed) return;
         } catch (e: unknown) {
           if (signal.aborted) break;
           logger.error("leader connection loop failed; retrying", { error: describeCause(e) });
@@ -260,6 +305,7 @@ export class LeaderConnection implements LeaderRetrievalListener {
         };
         signal.throwIfAborted();
         this.options.fence.observe(registration.epoch);
+        this.heartbeatTimeoutMs = registration.heartbeatTimeoutMs;
         this.active = active;
         this.registrationSettled();
         logger.info("registered with the JobManager leader", {
@@ -275,10 +321,15 @@ export class LeaderConnection implements LeaderRetrievalListener {
         failures += 1;
         // The first failure says why; repeating it every second would drown the log.
         const fields = { epoch: leader.epoch, attempt: failures, error: describeCause(e) };
-        const message = `registration with ${leader.address} failed; retrying`;
+        const deposed = e instanceof VigilError && e.code === "NOT_LEADER";
+        // A deposed leader holds no lease of ours (a registration follows the stop of its tasks): nothing to
+        // cancel; leader retrieval will publish its successor, which ends this loop. Until then, ask rarely.
+        const message = deposed
+          ? `${leader.address} answered the registration with NOT_LEADER (deposed); waiting for leader retrieval to publish the new leader`
+          : `registration with ${leader.address} failed; retrying`;
         if (failures === 1 || failures % 30 === 0) logger.warn(message, fields);
         else logger.debug(message, fields);
-        await sleep(delay, signal);
+        await sleep(deposed ? maxMs : delay, signal);
         delay = Math.min(delay * 2, maxMs);
       }
     }

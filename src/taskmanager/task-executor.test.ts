@@ -2,13 +2,19 @@ import { describe, expect, it } from "vitest";
 import { AlreadyExistsError, InvalidArgumentError, StaleEpochError } from "../common/errors.ts";
 import { RecordedEvents } from "../common/events.ts";
 import { silentLogger } from "../common/logger.ts";
+import { monotonicNow, sleep } from "../common/clock.ts";
 import { waitUntil } from "../ha/testing.ts";
 import { EpochFence } from "./epoch-fence.ts";
 import { type Registration, RegistrationFenceError } from "./registration.ts";
 import { TaskExecutor, type TaskStateChange } from "./task-executor.ts";
 import { ControlledTasks, taskDescriptor } from "./testing.ts";
 
-function setup(slots = 2, epoch = 5n) {
+interface SetupOptions {
+  readonly awaitRegistration?: (epoch: bigint, signal: AbortSignal | undefined) => Promise<void>;
+  readonly cancellationTimeoutMs?: number;
+}
+
+function setup(slots = 2, epoch = 5n, extra: SetupOptions = {}) {
   const fence = new EpochFence();
   fence.observe(epoch);
   const events = new RecordedEvents();
@@ -23,21 +29,24 @@ function setup(slots = 2, epoch = 5n) {
       heartbeatTimeoutMs: 400,
     },
   };
+  const fatal: Error[] = [];
   const executor = new TaskExecutor({
     id: "tm-1",
     slots,
     storageDir: undefined,
     fence,
     registration: () => state.registration,
-    awaitRegistration: async () => {},
+    awaitRegistration: extra.awaitRegistration ?? (async () => {}),
     runTask: tasks.run,
     onStateChange: (c) => changes.push(c),
+    cancellationTimeoutMs: () => extra.cancellationTimeoutMs ?? 400,
+    onFatalError: (e) => fatal.push(e),
     logger: silentLogger,
     events: events.sink,
   });
   const deploy = (subtask: number, slot = subtask, registrationId = "r1", at = epoch) =>
     executor.deployTask({ epoch: at, registrationId, task: taskDescriptor("job1", subtask, epoch, slot) });
-  return { fence, events, tasks, changes, state, executor, deploy };
+  return { fence, events, tasks, changes, state, executor, deploy, fatal };
 }
 
 describe("TaskExecutor", () => {
@@ -203,8 +212,139 @@ describe("TaskExecutor", () => {
     await deploy(0);
     await deploy(1);
     tasks.stopDelayMs = 30;
-    await executor.close();
+    await executor.close(1_000);
     expect(tasks.stopped.sort()).toEqual(["job1/source/0/1@5", "job1/source/1/1@5"]);
     await expect(deploy(0, 0)).rejects.toMatchObject({ code: "UNAVAILABLE" });
+  });
+
+  it("refuses a deploy of an execution that was cancelled before it was deployed", async () => {
+    const { executor, tasks, events, deploy } = setup();
+    const execution = "job1/source/0/1@5";
+    expect(await executor.cancelTask({ epoch: 5n, executionId: execution })).toEqual({
+      state: "EXECUTION_STATE_CANCELED",
+    });
+    const refused = deploy(0);
+    await expect(refused).rejects.toMatchObject({
+      code: "CANCELLED",
+      message: expect.stringContaining(`execution ${execution} was cancelled before it was deployed`),
+    });
+    expect(tasks.started).toEqual([]);
+    expect(executor.freeSlots).toBe(2);
+    expect(events.of("command-rejected")).toEqual([
+      {
+        event: "command-rejected",
+        command: "deploy",
+        execution,
+        epoch: 5n,
+        highest: 5n,
+        reason: "cancelled-before-deploy",
+      },
+    ]);
+  });
+
+  it("refuses a deploy parked behind a registration when a cancel passed it", async () => {
+    let release = (): void => {};
+    const parked = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const { executor, tasks, state, deploy } = setup(2, 5n, { awaitRegistration: () => parked });
+    const registration = state.registration;
+    state.registration = undefined;
+    const deploying = deploy(0);
+    await sleep(10);
+    expect(await executor.cancelTask({ epoch: 5n, executionId: "job1/source/0/1@5" })).toEqual({
+      state: "EXECUTION_STATE_CANCELED",
+    });
+    state.registration = registration;
+    release();
+    await expect(deploying).rejects.toThrow(/was cancelled before it was deployed/);
+    expect(tasks.started).toEqual([]);
+  });
+
+  it("starts nothing for a deploy whose caller already gave up", async () => {
+    let release = (): void => {};
+    const parked = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const { executor, tasks, state, events } = setup(2, 5n, { awaitRegistration: () => parked });
+    const gaveUp = AbortSignal.abort(new Error("deadline passed"));
+    const task = taskDescriptor("job1", 0, 5n);
+    await expect(
+      executor.deployTask({ epoch: 5n, registrationId: "r1", task }, { signal: gaveUp }),
+    ).rejects.toMatchObject({ code: "CANCELLED", message: expect.stringContaining("nothing was started") });
+    // The caller's deadline passes while the deploy waits for the registration to settle.
+    const registration = state.registration;
+    state.registration = undefined;
+    const controller = new AbortController();
+    const deploying = executor.deployTask(
+      { epoch: 5n, registrationId: "r1", task: taskDescriptor("job1", 1, 5n) },
+      { signal: controller.signal },
+    );
+    controller.abort(new Error("deadline passed"));
+    state.registration = registration;
+    release();
+    await expect(deploying).rejects.toMatchObject({ code: "CANCELLED" });
+    expect(tasks.started).toEqual([]);
+    expect(executor.freeSlots).toBe(2);
+    expect(events.of("command-rejected").map((e) => e["reason"])).toEqual([
+      "caller-gave-up",
+      "caller-gave-up",
+    ]);
+  });
+
+  it("a task that ignores its cancel for the cancellation timeout is a fatal error", async () => {
+    const { executor, tasks, events, fatal, deploy } = setup(2, 5n, { cancellationTimeoutMs: 60 });
+    await deploy(0);
+    tasks.ignoreAbort = true;
+    const started = monotonicNow();
+    const cancel = executor.cancelTask({ epoch: 5n, executionId: "job1/source/0/1@5" });
+    await expect(cancel).rejects.toMatchObject({
+      code: "INTERNAL",
+      message: expect.stringContaining("job1/source/0/1@5"),
+    });
+    expect(monotonicNow() - started).toBeGreaterThanOrEqual(55);
+    expect(events.of("fatal")).toEqual([
+      { event: "fatal", reason: expect.stringContaining("60 ms"), executions: ["job1/source/0/1@5"] },
+    ]);
+    expect(fatal).toHaveLength(1);
+    expect(fatal[0]?.message).toContain("job1/source/0/1@5");
+    // A TaskManager in that state takes no more work.
+    await expect(deploy(1)).rejects.toMatchObject({ code: "UNAVAILABLE" });
+    expect(tasks.started).toEqual(["job1/source/0/1@5"]);
+  });
+
+  it("cancelWhere reports the tasks still running at its deadline as one fatal error, once", async () => {
+    const { executor, tasks, events, fatal, deploy } = setup();
+    await deploy(0);
+    await deploy(1);
+    tasks.ignoreAbort = true;
+    const deadline = monotonicNow() + 50;
+    await executor.cancelWhere((e) => e <= 5n, "the task lease of epoch 5 ended", deadline);
+    // Timers may fire a millisecond early by the monotonic clock.
+    expect(monotonicNow()).toBeGreaterThanOrEqual(deadline - 5);
+    expect(events.of("fatal")).toEqual([
+      {
+        event: "fatal",
+        reason: expect.stringContaining("the task lease of epoch 5 ended"),
+        executions: ["job1/source/0/1@5", "job1/source/1/1@5"],
+      },
+    ]);
+    // Another bounded wait for the same tasks does not report them again.
+    await executor.cancelWhere(() => true, "again", monotonicNow() + 10);
+    expect(events.of("fatal")).toHaveLength(1);
+    expect(fatal).toHaveLength(1);
+  });
+
+  it("close is bounded by its grace period even when a task ignores its abort", async () => {
+    const { executor, tasks, events, fatal, deploy } = setup();
+    await deploy(0);
+    tasks.ignoreAbort = true;
+    const started = monotonicNow();
+    await executor.close(80);
+    expect(monotonicNow() - started).toBeGreaterThanOrEqual(75);
+    expect(events.of("fatal")).toEqual([
+      { event: "fatal", reason: expect.stringContaining("shutting down"), executions: ["job1/source/0/1@5"] },
+    ]);
+    expect(fatal).toHaveLength(1);
   });
 });

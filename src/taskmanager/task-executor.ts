@@ -1,7 +1,8 @@
 // The TaskExecutor service of one TaskManager: the leader's commands (deploy, cancel) land here. Each command
 // passes the epoch fence first (a deposed leader is refused, with evidence), then must belong to the current
 // registration; tasks run through an injected runner with an AbortController, hold their slot until their code
-// has really stopped, and report every state change through a callback.
+// has really stopped, and report every state change through a callback. Every wait for cancelled tasks has a
+// deadline (cancellation-watchdog.ts); a task still running at it is a fatal error.
 import { CancelledError, describeCause, InvalidArgumentError, UnavailableError } from "../common/errors.ts";
 import type { EventSink, VigilEvent } from "../common/events.ts";
 import type { Logger } from "../common/logger.ts";
@@ -15,9 +16,11 @@ import type {
   TaskStatus,
 } from "../generated/records.ts";
 import type { TaskExecutorService } from "../generated/services.ts";
+import { monotonicNow } from "../common/clock.ts";
 import type { CallOptions } from "../rpc/call.ts";
 import type { TaskContext } from "../runtime/task.ts";
 import { boundedCall } from "./bounded-call.ts";
+import { awaitStops, TaskCancellationTimeoutError } from "./cancellation-watchdog.ts";
 import type { EpochFence } from "./epoch-fence.ts";
 import { type Registration, RegistrationFenceError } from "./registration.ts";
 import { SlotTable } from "./slots.ts";
@@ -46,6 +49,13 @@ export interface TaskExecutorOptions {
   readonly runTask: TaskRunner;
   /** Called synchronously on every state change (running, canceling, finished, canceled, failed). */
   readonly onStateChange: (change: TaskStateChange) => void;
+  /** How long a task cancelled by the leader may take to stop before that is fatal (read at each cancel). */
+  readonly cancellationTimeoutMs: () => number;
+  /**
+   * Called (after the event `fatal` and an error log) when tasks did not stop by their cancellation deadline.
+   * The process should exit: nothing else stops a task that ignores its abort. Deploys are refused from then on.
+   */
+  readonly onFatalError: (error: TaskCancellationTimeoutError) => void;
   readonly logger: Logger;
   readonly events: EventSink;
 }
@@ -61,10 +71,17 @@ interface Task {
   error: string;
   /** Resolves once the task's code has stopped and its slot is free; never rejects. */
   stopped: Promise<void>;
+  /** Reported as not stopping by a cancellation deadline: no later wait waits for it again. */
+  fatal: boolean;
 }
 
-/** Execution ids kept after a terminal task was reported, so that a retried deploy never runs it again. */
+/**
+ * Execution ids kept after they left the task table, so that a late or retried deploy never runs them:
+ * "stopped" after a terminal task was reported (a retried deploy answers at once), "cancelled" when a cancel
+ * arrived before the deploy (the deploy is refused). The oldest are forgotten past the limit.
+ */
 const RETIRED_LIMIT = 4_096;
+type Retired = "stopped" | "cancelled";
 
 function isTerminal(state: ExecutionState): boolean {
   return (
@@ -77,8 +94,9 @@ function isTerminal(state: ExecutionState): boolean {
 export class TaskExecutor implements TaskExecutorService {
   readonly slots: SlotTable;
   private readonly tasks = new Map<string, Task>();
-  private readonly retired = new Set<string>();
+  private readonly retired = new Map<string, Retired>();
   private closing = false;
+  private fatalError: TaskCancellationTimeoutError | undefined;
 
   constructor(private readonly options: TaskExecutorOptions) {
     this.slots = new SlotTable(options.slots, options.id);
@@ -88,7 +106,9 @@ export class TaskExecutor implements TaskExecutorService {
    * Starts the task in its slot. Idempotent on the execution id (a known execution answers at once and is not
    * run again). Refuses: a stale epoch (StaleEpochError, event command-rejected); an epoch or registration id
    * that is not the current registration's (RegistrationFenceError, event command-rejected); a slot out of
-   * range (InvalidArgumentError) or taken (AlreadyExistsError); any deploy once closing (UnavailableError).
+   * range (InvalidArgumentError) or taken (AlreadyExistsError); any deploy once closing or after a fatal error
+   * (UnavailableError); an execution cancelled before it was deployed, or a deploy whose caller gave up (its
+   * signal aborted) before the task started (CancelledError; event command-rejected in both cases).
    */
   async deployTask(request: DeployTaskRequest, options?: CallOptions): Promise<DeployTaskResponse> {
     const task = request.task;
@@ -99,19 +119,29 @@ export class TaskExecutor implements TaskExecutorService {
     }
     const what = `deploy ${task.executionId}`;
     this.checkEpoch("deploy", task.executionId, request.epoch, what);
-    if (this.closing) throw new UnavailableError(`${what}: taskmanager ${this.options.id} is shutting down`);
+    this.checkOpen(what);
+    this.checkNotCancelled(request.epoch, task.executionId, what);
     if (!this.fromCurrentRegistration(request)) {
       // The leader may deploy as soon as it has answered our registration, and its deploy can overtake that
       // answer (two connections): let a registration with its epoch that is still in flight settle first.
       await this.options.awaitRegistration(request.epoch, options?.signal);
+      // Anything may have happened meanwhile: a newer leader, a close, a cancel of this very execution.
       this.checkEpoch("deploy", task.executionId, request.epoch, what);
-      if (this.closing)
-        throw new UnavailableError(`${what}: taskmanager ${this.options.id} is shutting down`);
+      this.checkOpen(what);
+      this.checkNotCancelled(request.epoch, task.executionId, what);
     }
     this.checkRegistration(request, task.executionId, what);
     if (this.tasks.has(task.executionId) || this.retired.has(task.executionId)) return {};
     const head = task.chain[0];
     if (!head) throw new InvalidArgumentError(`${what}: the task's chain has no vertex`);
+    if (options?.signal?.aborted) {
+      // The leader stopped waiting (deadline passed, call cancelled) and counts this deploy as failed: a task
+      // started now would run without the leader knowing of it.
+      const detail =
+        "the caller gave up (its deadline passed or it cancelled the call) before the task started";
+      this.reject("deploy", task.executionId, request.epoch, "caller-gave-up", detail);
+      throw new CancelledError(`${what}: refused: ${detail}; nothing was started`);
+    }
     this.slots.reserve(task.slot, task.executionId);
     this.run(task, request.epoch);
     return {};
@@ -119,20 +149,33 @@ export class TaskExecutor implements TaskExecutorService {
 
   /**
    * Cancels the task and answers once its code has stopped, with its final state (CANCELED, or FINISHED /
-   * FAILED when it ended first). An unknown execution answers CANCELED. A stale epoch is refused like a deploy.
+   * FAILED when it ended first). An unknown execution answers CANCELED and is remembered, so that a deploy of
+   * it arriving later is refused. A stale epoch is refused like a deploy. A task still running after the
+   * cancellation timeout is a fatal error (TaskCancellationTimeoutError), whether or not the caller still waits.
    */
   async cancelTask(request: CancelTaskRequest, options?: CallOptions): Promise<CancelTaskResponse> {
     const what = `cancel ${request.executionId}`;
     this.checkEpoch("cancel", request.executionId, request.epoch, what);
     const task = this.tasks.get(request.executionId);
-    if (!task) return { state: "EXECUTION_STATE_CANCELED" };
-    const reason = `cancelled by the leader of epoch ${request.epoch}`;
-    if (options?.signal) {
-      await boundedCall(() => this.cancel(task, reason), { signal: options.signal, what });
-    } else {
-      await this.cancel(task, reason);
+    if (!task) {
+      if (!this.retired.has(request.executionId)) this.remember(request.executionId, "cancelled");
+      return { state: "EXECUTION_STATE_CANCELED" };
     }
+    const reason = `cancelled by the leader of epoch ${request.epoch}`;
+    const deadline = monotonicNow() + this.options.cancellationTimeoutMs();
+    // The watchdog runs to its deadline even when the caller stops waiting.
+    const stopping = this.stopAll([task], reason, deadline);
+    const late = options?.signal
+      ? await boundedCall(() => stopping, { signal: options.signal, what })
+      : await stopping;
+    if (late.length > 0)
+      throw new TaskCancellationTimeoutError(this.options.id, [task.descriptor.executionId], reason);
     return { state: task.state };
+  }
+
+  /** True once tasks failed to stop by a cancellation deadline: this TaskManager must not take work again. */
+  get failed(): boolean {
+    return this.fatalError !== undefined;
   }
 
   get freeSlots(): number {
@@ -144,10 +187,16 @@ export class TaskExecutor implements TaskExecutorService {
     return [...this.tasks.values()].filter((t) => t.epoch === epoch).map((t) => this.status(t));
   }
 
-  /** Cancels every task whose epoch matches and waits until all of them have stopped. Never rejects. */
-  async cancelWhere(matches: (epoch: bigint) => boolean, reason: string): Promise<void> {
-    const doomed = [...this.tasks.values()].filter((t) => matches(t.epoch));
-    await Promise.all(doomed.map((t) => this.cancel(t, reason)));
+  /**
+   * Cancels every task whose epoch matches and waits until all of them have stopped, or until `deadline` (a
+   * monotonicNow() value): the tasks still running then are a fatal error. Never rejects.
+   */
+  async cancelWhere(matches: (epoch: bigint) => boolean, reason: string, deadline: number): Promise<void> {
+    await this.stopAll(
+      [...this.tasks.values()].filter((t) => matches(t.epoch)),
+      reason,
+      deadline,
+    );
   }
 
   /** Forgets terminal tasks whose final state the leader has acknowledged (their ids stay known). */
@@ -165,10 +214,31 @@ export class TaskExecutor implements TaskExecutorService {
     }
   }
 
-  /** Refuses deploys from now on, cancels every task and waits until all have stopped. Idempotent. */
-  async close(): Promise<void> {
+  /**
+   * Refuses deploys from now on, cancels every task and waits until all have stopped, at most `graceMs`: the
+   * tasks still running then are a fatal error. Idempotent.
+   */
+  async close(graceMs: number): Promise<void> {
     this.closing = true;
-    await this.cancelWhere(() => true, `taskmanager ${this.options.id} is shutting down`);
+    const reason = `taskmanager ${this.options.id} is shutting down`;
+    await this.cancelWhere(() => true, reason, monotonicNow() + graceMs);
+  }
+
+  private checkOpen(what: string): void {
+    const me = `taskmanager ${this.options.id}`;
+    if (this.fatalError) {
+      throw new UnavailableError(
+        `${what}: ${me} takes no more tasks after a fatal error: ${this.fatalError.message}`,
+      );
+    }
+    if (this.closing) throw new UnavailableError(`${what}: ${me} is shutting down`);
+  }
+
+  private checkNotCancelled(epoch: bigint, execution: string, what: string): void {
+    if (this.retired.get(execution) !== "cancelled") return;
+    const detail = `execution ${execution} was cancelled before it was deployed; deploy a new attempt instead`;
+    this.reject("deploy", execution, epoch, "cancelled-before-deploy", detail);
+    throw new CancelledError(`${what}: refused: ${detail}`);
   }
 
   private checkEpoch(command: "deploy" | "cancel", execution: string, epoch: bigint, what: string): void {
@@ -220,6 +290,7 @@ export class TaskExecutor implements TaskExecutorService {
       records: 0n,
       error: "",
       stopped: Promise.resolve(),
+      fatal: false,
     };
     this.tasks.set(descriptor.executionId, task);
     const context: TaskContext = {
@@ -246,13 +317,44 @@ export class TaskExecutor implements TaskExecutorService {
     );
   }
 
-  private async cancel(task: Task, reason: string): Promise<void> {
-    if (!isTerminal(task.state) && !task.controller.signal.aborted) {
-      task.state = "EXECUTION_STATE_CANCELING";
-      task.controller.abort(new CancelledError(`task ${task.descriptor.executionId}: ${reason}`));
-      this.changed(task);
+  /**
+   * Aborts every task that is still running and waits until all have stopped or `deadline` passes; reports the
+   * ones still running then as fatal. Resolves with every task among `tasks` that is known not to stop (late
+   * now, or reported by an earlier wait, which this one does not wait for again).
+   */
+  private async stopAll(tasks: readonly Task[], reason: string, deadline: number): Promise<Task[]> {
+    for (const task of tasks) {
+      if (!isTerminal(task.state) && !task.controller.signal.aborted) {
+        task.state = "EXECUTION_STATE_CANCELING";
+        task.controller.abort(new CancelledError(`task ${task.descriptor.executionId}: ${reason}`));
+        this.changed(task);
+      }
     }
-    await task.stopped;
+    const start = monotonicNow();
+    const late = await awaitStops(
+      tasks.filter((t) => !t.fatal),
+      (t) => t.stopped,
+      deadline,
+      start,
+    );
+    if (late.length > 0) {
+      this.fatal(late, `${reason}: still running ${Math.round(deadline - start)} ms after the cancel`);
+    }
+    return tasks.filter((t) => t.fatal);
+  }
+
+  private fatal(tasks: readonly Task[], reason: string): void {
+    for (const task of tasks) task.fatal = true;
+    const executions = tasks.map((t) => t.descriptor.executionId);
+    const error = new TaskCancellationTimeoutError(this.options.id, executions, reason);
+    this.fatalError ??= error;
+    this.options.logger.error(error.message, { executions });
+    this.emit({ event: "fatal", reason, executions });
+    try {
+      this.options.onFatalError(error);
+    } catch (e: unknown) {
+      this.options.logger.error("fatal error handler threw", { error: describeCause(e) });
+    }
   }
 
   private stopped(task: Task, state: Terminal, cause?: unknown): void {
@@ -312,9 +414,13 @@ export class TaskExecutor implements TaskExecutorService {
 
   private forget(executionId: string): void {
     this.tasks.delete(executionId);
-    this.retired.add(executionId);
+    this.remember(executionId, "stopped");
+  }
+
+  private remember(executionId: string, how: Retired): void {
+    this.retired.set(executionId, how);
     if (this.retired.size > RETIRED_LIMIT) {
-      const oldest = this.retired.values().next();
+      const oldest = this.retired.keys().next();
       if (!oldest.done) this.retired.delete(oldest.value);
     }
   }

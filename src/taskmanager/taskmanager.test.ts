@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { monotonicNow, sleep } from "../common/clock.ts";
 import { StaleEpochError, UnavailableError } from "../common/errors.ts";
-import { RecordedEvents } from "../common/events.ts";
+import { RecordedEvents, type VigilEvent } from "../common/events.ts";
 import { silentLogger } from "../common/logger.ts";
 import type { HaConfig } from "../config/ha-config.ts";
 import {
@@ -47,6 +47,13 @@ class Harness {
   readonly tasks = new ControlledTasks();
   readonly leaders = new Map<string, FakeResourceManager>();
   readonly log = new RecordingLogger();
+  /** monotonicNow() at which each recorded event arrived. */
+  readonly at = new Map<VigilEvent, number>();
+  readonly fatal: Error[] = [];
+  private readonly sink = (e: VigilEvent): void => {
+    this.at.set(e, monotonicNow());
+    this.events.sink(e);
+  };
   private readonly open: Array<() => Promise<void>> = [];
   private closed = false;
 
@@ -76,7 +83,8 @@ class Harness {
       rpcPort: 0,
       slots: options.slots ?? 2,
       logger: this.log,
-      events: this.events.sink,
+      events: this.sink,
+      onFatalError: (e: Error) => this.fatal.push(e),
       memory: this.coordinator,
       ...(options.fakeRpc === false
         ? {}
@@ -240,12 +248,15 @@ describe("TaskManager", () => {
     const silentFrom = monotonicNow();
     rm.answering = false;
     await waitUntil(() => h.events.of("leader-lost").length === 1, 2_000);
-    // The lease lasts a heartbeat timeout from the last answered send (at most one interval before silence).
-    expect(monotonicNow() - silentFrom).toBeGreaterThanOrEqual(300 - rm.heartbeatIntervalMs - 5);
+    // The lease lasts a heartbeat timeout from the last answered send (at most one interval before silence);
+    // its tasks are cancelled a budget of 300 / 4 ms before it ends.
+    expect(monotonicNow() - silentFrom).toBeGreaterThanOrEqual(300 - 75 - rm.heartbeatIntervalMs - 5);
     expect(h.events.of("leader-lost")[0]).toEqual({
       event: "leader-lost",
       epoch: rm.epoch,
-      reason: expect.stringContaining("no heartbeat answered by jm-a:6123 within 300 ms"),
+      reason: expect.stringMatching(
+        /^no heartbeat answered by jm-a:6123 renewed the lease \(heartbeat timeout 300 ms\); the task lease of epoch \d+ ends in \d+ ms$/,
+      ),
     });
     const execution = `job1/source/0/1@${rm.epoch}`;
     await waitUntil(() => h.tasks.stopped.includes(execution));
@@ -258,6 +269,105 @@ describe("TaskManager", () => {
     await waitUntil(() => h.registeredWith(rm) === 2, 2_000);
     await deploy(tm, rm, 1);
     expect(h.tasks.running).toEqual([`job1/source/1/1@${rm.epoch}`]);
+  });
+
+  it("starts cancelling before the lease ends, so that tasks have stopped by its end", async () => {
+    h = new Harness();
+    const { rm } = await h.leader("jm-a");
+    const tm = await h.taskManager();
+    await waitUntil(() => h.registeredWith(rm) === 1);
+    await deploy(tm, rm, 0);
+    await waitUntil(() => rm.heartbeats.some((hb) => hb.tasks.length === 1));
+    // Stopping takes 40 ms, within the cancel budget of min(500, 400 / 4) = 100 ms.
+    h.tasks.stopDelayMs = 40;
+    rm.answering = false;
+    const execution = `job1/source/0/1@${rm.epoch}`;
+    await waitUntil(() => h.tasks.stopped.includes(execution), 2_000);
+    const stopped = h.events.all[h.index("task-stopped", execution)]!;
+    const leaseEnd = rm.heartbeatAt.at(-1)! + rm.heartbeatTimeoutMs;
+    expect(h.at.get(stopped)).toBeLessThan(leaseEnd);
+    expect(h.index("leader-lost")).toBeLessThan(h.index("task-stopped", execution));
+    expect(h.events.of("fatal")).toEqual([]);
+    expect(h.fatal).toEqual([]);
+  });
+
+  it("a task still running when its lease ends is a fatal error", async () => {
+    h = new Harness();
+    const { rm } = await h.leader("jm-a");
+    const tm = await h.taskManager();
+    await waitUntil(() => h.registeredWith(rm) === 1);
+    await deploy(tm, rm, 0);
+    await waitUntil(() => rm.heartbeats.some((hb) => hb.tasks.length === 1));
+    h.tasks.ignoreAbort = true;
+    rm.answering = false;
+    await waitUntil(() => h.fatal.length === 1, 2_000);
+    const execution = `job1/source/0/1@${rm.epoch}`;
+    const [fatal] = h.events.of("fatal");
+    expect(fatal).toEqual({
+      event: "fatal",
+      reason: expect.stringContaining(`task lease of epoch ${rm.epoch}`),
+      executions: [execution],
+    });
+    const leaseEnd = rm.heartbeatAt.at(-1)! + rm.heartbeatTimeoutMs;
+    expect(h.at.get(fatal!)).toBeGreaterThanOrEqual(leaseEnd - 5);
+    // The cancel began a budget (100 ms) before the lease end.
+    expect(h.at.get(fatal!)! - h.at.get(h.events.of("leader-lost")[0]!)!).toBeGreaterThanOrEqual(90);
+    expect(h.fatal[0]?.message).toContain(execution);
+    expect(h.log.lines.some((l) => l.level === "error" && l.message.includes(execution))).toBe(true);
+    expect(h.tasks.running).toEqual([execution]);
+  });
+
+  it("bounds the stop of an older leader's tasks by its lease, and never registers after a fatal error", async () => {
+    h = new Harness();
+    const a = await h.leader("jm-a");
+    const b = await h.leader("jm-b");
+    const tm = await h.taskManager();
+    await waitUntil(() => h.registeredWith(a.rm) === 1);
+    await deploy(tm, a.rm, 0);
+    h.tasks.ignoreAbort = true;
+    const publishedAt = monotonicNow();
+    await a.service.close();
+    await waitUntil(() => h.fatal.length === 1, 2_000);
+    // By the old lease's end at the latest: a heartbeat timeout (400 ms) after its last answered heartbeat.
+    expect(monotonicNow() - publishedAt).toBeLessThan(a.rm.heartbeatTimeoutMs + 50);
+    expect(h.events.of("fatal")).toEqual([
+      {
+        event: "fatal",
+        reason: expect.stringContaining(`a new JobManager leader with epoch ${b.rm.epoch} was published`),
+        executions: [`job1/source/0/1@${a.rm.epoch}`],
+      },
+    ]);
+    await sleep(100);
+    expect(b.rm.registrations).toEqual([]);
+    await expect(deploy(tm, b.rm, 1)).rejects.toThrow(/takes no more tasks after a fatal error/);
+  });
+
+  it("ends the lease at once when its leader answers NOT_LEADER, then follows retrieval to the next", async () => {
+    h = new Harness();
+    const a = await h.leader("jm-a");
+    const b = await h.leader("jm-b");
+    const tm = await h.taskManager();
+    await waitUntil(() => h.registeredWith(a.rm) === 1);
+    await deploy(tm, a.rm, 0);
+    await waitUntil(() => a.rm.heartbeats.some((hb) => hb.tasks.length === 1));
+    const deposedAt = monotonicNow();
+    a.rm.deposed = true;
+    await waitUntil(() => h.events.of("leader-lost").length === 1, 2_000);
+    // Well before the lease would have run out (400 ms from the last answered heartbeat).
+    expect(monotonicNow() - deposedAt).toBeLessThan(200);
+    expect(h.events.of("leader-lost")[0]).toEqual({
+      event: "leader-lost",
+      epoch: a.rm.epoch,
+      reason: expect.stringContaining("NOT_LEADER"),
+    });
+    const execution = `job1/source/0/1@${a.rm.epoch}`;
+    await waitUntil(() => h.tasks.stopped.includes(execution));
+    await expect(deploy(tm, a.rm, 1)).rejects.toMatchObject({ code: "STALE_FENCE" });
+    await a.service.close();
+    await waitUntil(() => h.registeredWith(b.rm) === 1, 2_000);
+    expect(h.events.of("leader-lost")).toHaveLength(1);
+    expect(h.registeredWith(a.rm)).toBe(1);
+    expect(h.fatal).toEqual([]);
   });
 
   it("on registered=false cancels its tasks and registers again", async () => {

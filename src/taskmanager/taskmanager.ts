@@ -18,8 +18,10 @@ import type { MemoryCoordinator } from "../ha/memory/index.ts";
 import { createClient } from "../rpc/client.ts";
 import { RpcServer } from "../rpc/server.ts";
 import { runChain, type TaskContext } from "../runtime/task.ts";
+import type { TaskCancellationTimeoutError } from "./cancellation-watchdog.ts";
 import { EpochFence } from "./epoch-fence.ts";
 import { LeaderConnection } from "./leader-connection.ts";
+import { DEFAULT_HEARTBEAT_TIMEOUT_MS } from "./registration.ts";
 import { TaskExecutor } from "./task-executor.ts";
 
 export interface TaskManagerOptions {
@@ -36,6 +38,18 @@ export interface TaskManagerOptions {
   readonly slots: number;
   readonly logger: Logger;
   readonly events: EventSink;
+  /**
+   * Called when tasks did not stop by their cancellation deadline (after the event `fatal` and an error log):
+   * a task that ignores its abort may outlive its lease, and only ending the process stops it. The CLI exits
+   * 70; library code never exits the process itself, so every embedder decides (tests record it).
+   */
+  readonly onFatalError: (error: TaskCancellationTimeoutError) => void;
+  /**
+   * How long cancelled tasks (leader's cancel, new leader) may take to stop before that is fatal; default the
+   * heartbeat timeout of the latest registration. Tasks of an ended lease must be dead by its end regardless,
+   * and close() allows the RPC shutdown grace period.
+   */
+  readonly taskCancellationTimeoutMs?: number;
   /** Unit tests only. */
   readonly memory?: MemoryCoordinator;
   /** How to reach a leader; default createClient(ResourceManagerMethods, address). Tests inject fakes. */
@@ -81,6 +95,11 @@ export class TaskManager {
         this.connection?.awaitRegistration(epoch, signal) ?? Promise.resolve(),
       runTask: options.runTask ?? runChain,
       onStateChange: (change) => this.connection?.reportTaskState(change),
+      cancellationTimeoutMs: () =>
+        this.connection?.cancellationTimeoutMs ??
+        options.taskCancellationTimeoutMs ??
+        DEFAULT_HEARTBEAT_TIMEOUT_MS,
+      onFatalError: options.onFatalError,
       logger: this.logger,
       events: options.events,
     });
@@ -111,8 +130,9 @@ export class TaskManager {
   }
 
   /**
-   * Graceful: stops following the leader, cancels every task and waits until all have stopped (their final
-   * states are pushed to the leader, best effort), stops the RPC server (grace, then force), closes the
+   * Graceful: stops following the leader, cancels every task and waits until all have stopped, at most the
+   * shutdown grace period, after which a task still running is a fatal error (their final states are pushed
+   * to the leader, best effort), stops the RPC server (grace, then force), closes the
    * backend. Idempotent.
    */
   close(): Promise<void> {
@@ -158,6 +178,9 @@ export class TaskManager {
           ((leader) => createClient<ResourceManagerService>(ResourceManagerMethods, leader)),
         logger,
         events: options.events,
+        ...(options.taskCancellationTimeoutMs === undefined
+          ? {}
+          : { taskCancellationTimeoutMs: options.taskCancellationTimeoutMs }),
       });
       const backend = createHaBackend(options.ha, logger, options.memory);
       this.backend = backend;
@@ -189,7 +212,7 @@ export class TaskManager {
       // Retrieval first, so that no new leader is followed while tasks stop; the connection stays up until
       // the tasks have stopped so that their final states still reach the leader.
       await step("stopping leader retrieval", () => this.retrieval?.close());
-      await step("cancelling tasks", () => this.executor.close());
+      await step("cancelling tasks", () => this.executor.close(SHUTDOWN_GRACE_MS));
       await step("disconnecting from the leader", () => this.connection?.close());
       await step("stopping the RPC server", () => this.server?.shutdown(SHUTDOWN_GRACE_MS));
       await step("closing the HA backend", () => this.backend?.close());

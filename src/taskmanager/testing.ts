@@ -2,7 +2,7 @@
 // records what TaskManagers send and can be told to stop answering or to forget them, an election contender
 // that publishes such a fake leader's address, and controllable tasks.
 import { monotonicNow } from "../common/clock.ts";
-import { StaleFenceError } from "../common/errors.ts";
+import { NotLeaderError, StaleFenceError } from "../common/errors.ts";
 import type { Logger } from "../common/logger.ts";
 import type {
   HeartbeatResponse,
@@ -26,6 +26,8 @@ export class FakeResourceManager implements ResourceManagerService {
   answering = true;
   /** False: heartbeats answer registered=false until the next registration. */
   knows = true;
+  /** True: registrations and heartbeats answer NOT_LEADER (a leader that was deposed but is alive). */
+  deposed = false;
   heartbeatIntervalMs = 50;
   heartbeatTimeoutMs = 400;
   /** When set, registrations are recorded at once but answered only once it resolves. */
@@ -35,6 +37,8 @@ export class FakeResourceManager implements ResourceManagerService {
   publishedAt: number | undefined;
   readonly registrations: Array<RegisterTaskManagerRequest & { readonly at: number }> = [];
   readonly heartbeats: TaskManagerHeartbeat[] = [];
+  /** monotonicNow() at which each answered heartbeat arrived (an in-process call arrives when it is sent). */
+  readonly heartbeatAt: number[] = [];
   readonly updates: TaskStateUpdate[] = [];
   /** Every call received, answered or not. */
   calls = 0;
@@ -51,6 +55,7 @@ export class FakeResourceManager implements ResourceManagerService {
     options?: CallOptions,
   ): Promise<RegisterTaskManagerResponse> {
     await this.gate(options);
+    if (this.deposed) throw new NotLeaderError(undefined);
     if (request.epoch !== this.epoch) throw new StaleFenceError(request.epoch, "register taskmanager");
     this.knows = true;
     this.registrationId = `${this.name}-r${this.next++}`;
@@ -68,7 +73,9 @@ export class FakeResourceManager implements ResourceManagerService {
 
   async heartbeat(request: TaskManagerHeartbeat, options?: CallOptions): Promise<HeartbeatResponse> {
     await this.gate(options);
+    if (this.deposed) throw new NotLeaderError(undefined);
     this.heartbeats.push(request);
+    this.heartbeatAt.push(monotonicNow());
     return { epoch: this.epoch, registered: this.knows && request.registrationId === this.registrationId };
   }
 
@@ -122,6 +129,8 @@ interface Pending {
 export class ControlledTasks {
   /** Delay between the abort and the task's code returning (a task that takes a while to stop). */
   stopDelayMs = 0;
+  /** True: tasks ignore an abort that arrives while it is set (code stuck where it never checks its signal). */
+  ignoreAbort = false;
   readonly started: string[] = [];
   /** Executions whose code has returned, in order. */
   readonly stopped: string[] = [];
@@ -142,6 +151,7 @@ export class ControlledTasks {
       context.signal.addEventListener(
         "abort",
         () => {
+          if (this.ignoreAbort) return;
           const stop = (): void => settle(() => reject(context.signal.reason));
           if (this.stopDelayMs > 0) setTimeout(stop, this.stopDelayMs);
           else stop();

@@ -95,6 +95,7 @@ export interface JobResult {
 export interface TaskManagerRegistry {
   version: number;
   taskmanagerIds: string[];
+  taskLeaseMs: number;
 }
 
 export interface LeaderAddress {
@@ -507,6 +508,10 @@ export const descriptor = {
                       "rule": "repeated",
                       "type": "string",
                       "id": 2
+                    },
+                    "taskLeaseMs": {
+                      "type": "uint32",
+                      "id": 3
                     }
                   }
                 }

@@ -10,7 +10,7 @@ import type { CallOptions } from "../rpc/call.ts";
 import { codecs, type CancelJobRequest, type CancelJobResponse, type CancelTaskRequest, type CancelTaskResponse, type ClusterOverview, type ClusterOverviewRequest, type DeployTaskRequest, type DeployTaskResponse, type GetJobRequest, type GetLeaderRequest, type HeartbeatResponse, type JobDetails, type LeaderAddress, type ListJobsRequest, type ListJobsResponse, type RegisterTaskManagerRequest, type RegisterTaskManagerResponse, type SubmitJobRequest, type SubmitJobResponse, type TaskManagerHeartbeat, type TaskStateAck, type TaskStateUpdate } from "./records.ts";
 
 export interface DispatcherService {
-  /** Stores the JobGraph (fenced) and answers only once it is durable. Idempotent on the job id: the same graph again answers already_submitted; a different graph under a used id, or a job that already has a result, is ALREADY_EXISTS. Invalid graphs are CONFIG errors that name the problem; nothing is stored. */
+  /** Stores the JobGraph (fenced) and answers only once it is durable. Idempotent on the job id: the same graph again answers already_submitted; a different graph under a used id, or a job that already has a result, is ALREADY_EXISTS. Invalid graphs are INVALID_ARGUMENT errors that name the problem; nothing is stored. */
   submitJob(request: SubmitJobRequest, options?: CallOptions): Promise<SubmitJobResponse>;
   /** Every job the leader knows: stored, running and terminal (with a result). */
   listJobs(request: ListJobsRequest, options?: CallOptions): Promise<ListJobsResponse>;
@@ -49,7 +49,7 @@ export const ResourceManagerMethods = {
 } as const;
 
 export interface TaskExecutorService {
-  /** Starts one subtask in a free slot. Idempotent on execution_id. STALE_FENCE for an old epoch; ALREADY_EXISTS when the slot is taken. */
+  /** Starts one subtask in a free slot. Idempotent on execution_id. STALE_EPOCH for an old epoch; STALE_FENCE when the TaskManager is not registered with this epoch / registration; ALREADY_EXISTS when the slot is taken. */
   deployTask(request: DeployTaskRequest, options?: CallOptions): Promise<DeployTaskResponse>;
   /** Cancels a task; answers once it has stopped. Cancelling an unknown execution answers CANCELED. */
   cancelTask(request: CancelTaskRequest, options?: CallOptions): Promise<CancelTaskResponse>;

@@ -60,6 +60,7 @@ export class Dispatcher implements DispatcherService, LeaderContender {
   private serving: LeaderContext | undefined;
   private readonly contexts = new Set<LeaderContext>();
   private retrieved: LeaderInfo | undefined;
+  private resigned = false;
 
   constructor(private readonly options: DispatcherOptions) {}
 
@@ -82,6 +83,7 @@ export class Dispatcher implements DispatcherService, LeaderContender {
   }
 
   async grantLeadership(session: LeaderSession): Promise<void> {
+    if (this.resigned) return;
     const grantedAt = monotonicNow();
     this.options.logger.info("granted leadership", { epoch: session.epoch });
     this.options.events({ event: "granted", epoch: session.epoch });
@@ -91,7 +93,7 @@ export class Dispatcher implements DispatcherService, LeaderContender {
     try {
       await context.start();
     } catch (e: unknown) {
-      if (!session.isValid()) return;
+      if (!session.isValid() || context.closed) return;
       throw e;
     }
     if (this.context !== context || !session.isValid()) return;
@@ -110,6 +112,17 @@ export class Dispatcher implements DispatcherService, LeaderContender {
     this.serving = undefined;
     context.close();
     void context.drained().then(() => this.contexts.delete(context));
+  }
+
+  /**
+   * This JobManager gives up leadership (its revoke follows): stop serving and abort a recovery still in
+   * progress, so that the grant returns and the revoke queued behind it is not held up until the session's
+   * deadline (e.g. while recovery retries against an unreachable store). Later grants are ignored.
+   */
+  resign(): void {
+    this.resigned = true;
+    this.serving = undefined;
+    this.context?.close();
   }
 
   handleError(error: Error): void {
@@ -136,8 +149,9 @@ export class Dispatcher implements DispatcherService, LeaderContender {
           jobId,
           `job ${jobId} already reached ${jobStateOf(result.status)}; a job with a result never runs again`,
         );
+      const entry = context.jobs.has(jobId) ? undefined : await this.options.graphs.getEntry(jobId);
+      // Read after the await: within `writes` nothing else starts a job master, but never act on a stale one.
       const live = context.jobs.get(jobId);
-      const entry = live ? undefined : await this.options.graphs.getEntry(jobId);
       const stored = live ? live.graph : entry?.graph;
       if (stored) {
         if (!sameGraph(stored, graph)) {
@@ -156,6 +170,7 @@ export class Dispatcher implements DispatcherService, LeaderContender {
         return { jobId, alreadySubmitted: true, epoch };
       }
       await this.options.graphs.put(graph, session);
+      session.assertLeader();
       this.options.logger.info("job submitted", { job: jobId, epoch });
       this.options.events({ event: "job-submitted", job: jobId, epoch });
       context.startJob(graph, BigInt(Date.now()), false);
@@ -188,7 +203,9 @@ export class Dispatcher implements DispatcherService, LeaderContender {
         throw e;
       }
       this.options.logger.info("job cancelled", { job: jobId, epoch: context.epoch });
-      if (live) live.cancel();
+      // The job master as it is now, after the awaits: the one to cancel, if any.
+      const master = context.jobs.get(jobId);
+      if (master) master.cancel();
       else context.cleanUp(jobId).catch(() => {});
       return { state: jobState("CANCELED") };
     });

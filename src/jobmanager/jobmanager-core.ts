@@ -97,6 +97,8 @@ export class JobManagerCore {
    */
   resign(): Promise<void> {
     this.resigning ??= (async () => {
+      // First: a grant still recovering would otherwise hold the revoke that close() queues behind it.
+      this.contender.resign();
       await this.election?.close();
       await this.contender.drained();
     })();

@@ -10,17 +10,21 @@ import type { JobGraph } from "../generated/records.ts";
 import type { LeaderSession } from "../ha/leader-session.ts";
 import type { JobGraphStore } from "../ha/stores/job-graph-store.ts";
 import type { JobResultStore } from "../ha/stores/job-result-store.ts";
-import type { TaskManagerRegistryStore } from "../ha/stores/task-manager-registry-store.ts";
+import type {
+  TaskManagerRegistryContents,
+  TaskManagerRegistryStore,
+} from "../ha/stores/task-manager-registry-store.ts";
 import { parseJobConfig } from "../runtime/job-config.ts";
 import { planTasks } from "../runtime/job-graph.ts";
 import { JobMaster } from "./job-master.ts";
 import { Notifier } from "./notifier.ts";
+import { RegistryWriter } from "./registry-writer.ts";
 import { ResourceManager, type TaskExecutorClient } from "./resource-manager.ts";
 import { restartBackoff } from "./restart-strategy.ts";
 
 export interface LeaderContextOptions {
   readonly session: LeaderSession;
-  /** Monotonic time of the grant: the registry gate opens at most heartbeatTimeoutMs - safetyMarginMs later. */
+  /** Monotonic time of the grant: the registry gate opens at most the longest task lease - safetyMarginMs later. */
   readonly grantedAt: number;
   readonly name: string;
   readonly graphs: JobGraphStore;
@@ -44,14 +48,21 @@ export class LeaderContext {
   readonly jobs = new Map<string, JobMaster>();
   /** Stored jobs whose recovery failed so far, with the error; retried with back-off. */
   readonly unrecovered = new Map<string, string>();
-  /** Submissions and cancellations, one at a time, so that two of the same job never interleave. */
+  /**
+   * Submissions, cancellations and recoveries, one at a time: each reads the job's result, graph and job
+   * master and acts on what it read, so two of them never interleave.
+   */
   readonly writes = new SerialQueue();
   private resourceManagerOrUndefined: ResourceManager | undefined;
+  private registryWriter: RegistryWriter | undefined;
+  private readonly cleaning = new Map<string, Promise<void>>();
   private readonly resources = new Notifier();
   private readonly controller = new AbortController();
   private readonly signal: AbortSignal;
   private readonly timers = new Set<NodeJS.Timeout>();
-  private awaited = new Set<string>();
+  /** TaskManagers the gate still waits for; undefined: unknown (corrupt registry), wait out every lease. */
+  private awaited: Set<string> | undefined;
+  private gateOpen = false;
   private openGate: () => void = () => {};
   private readonly gate = new Promise<void>((resolve) => {
     this.openGate = resolve;
@@ -74,32 +85,57 @@ export class LeaderContext {
    * reported and retried in the background; it never blocks the others. Rejects only when the session ends.
    */
   async start(): Promise<void> {
-    const { registry, graphs, results } = this.options;
-    const listed = await this.retrying("read the taskmanager registry", () => this.readRegistry());
+    const { graphs, results, heartbeatTimeoutMs, safetyMarginMs, grantedAt } = this.options;
+    const read = await this.retrying("read the taskmanager registry", () => this.readRegistry());
+    // Earlier leaders may have granted longer task leases than ours; the record keeps the longest.
+    const leasesEndAt = grantedAt + Math.max(read?.taskLeaseMs ?? 0, heartbeatTimeoutMs) - safetyMarginMs;
+    this.registryWriter = new RegistryWriter({
+      session: this.session,
+      registry: this.options.registry,
+      read,
+      taskLeaseMs: heartbeatTimeoutMs,
+      leasesEndAt,
+      signal: this.signal,
+      events: this.options.events,
+      logger: this.options.logger,
+    });
+    this.registryWriter.start();
     this.resourceManagerOrUndefined = new ResourceManager({
       session: this.session,
       name: this.options.name,
       heartbeatIntervalMs: this.options.heartbeatIntervalMs,
-      heartbeatTimeoutMs: this.options.heartbeatTimeoutMs,
-      registry,
-      listed: listed ?? [],
+      heartbeatTimeoutMs,
+      registry: this.registryWriter,
       connect: this.options.connectTaskExecutor,
       events: this.options.events,
       logger: this.options.logger,
       onResourcesChanged: () => this.onResourcesChanged(),
     });
     this.resourceManager.start();
-    this.armGate(listed);
+    this.armGate(read?.taskmanagerIds, leasesEndAt);
     const ids = await this.retrying("list the stored job graphs", () => graphs.jobIds());
     await Promise.all(ids.map((id) => this.recover(id, RETRY_MIN_MS)));
-    // Results whose graph is already gone may still be dirty; nothing waits for this.
-    void this.retrying("finish the cleanup of dirty job results", async () => {
-      for (const r of await results.listDirty()) await results.markClean(r.jobId, this.session);
-    }).catch(() => {});
+    // Every dirty result gets the whole cleanup, in order (graph removed, then marked clean), whether its
+    // graph is still stored or not; nothing waits for this.
+    void this.retrying("list the dirty job results", () => results.listDirty())
+      .then((dirty) => {
+        for (const r of dirty) this.cleanUp(r.jobId).catch(() => {});
+      })
+      .catch(() => {});
   }
 
-  /** Starts a job master for a stored graph. `recovered` jobs deploy only once the registry gate is open. */
+  /** True once close() was called. */
+  get closed(): boolean {
+    return this.controller.signal.aborted;
+  }
+
+  /**
+   * Starts a job master for a stored graph without a result (callers check, inside `writes`). A job never has
+   * two: a live one is returned instead. `recovered` jobs deploy only once the registry gate is open.
+   */
   startJob(graph: JobGraph, submittedAtMs: bigint, recovered: boolean): JobMaster {
+    const live = this.jobs.get(graph.jobId);
+    if (live && !live.terminal) return live;
     const config = parseJobConfig(graph.configJson, `job ${graph.jobId}: job config`);
     const job = new JobMaster({
       session: this.session,
@@ -122,13 +158,20 @@ export class LeaderContext {
     return job;
   }
 
-  /** Removes a terminal job's HA data in the background (a job with a result but no job master). */
+  /**
+   * Removes a terminal job's HA data in the background (a job with a result but no job master): its graph
+   * first, then the result is marked clean. One cleanup per job at a time.
+   */
   cleanUp(jobId: string): Promise<void> {
     this.unrecovered.delete(jobId);
-    return this.retrying(`clean up job ${jobId}`, async () => {
+    const running = this.cleaning.get(jobId);
+    if (running) return running;
+    const cleanup = this.retrying(`clean up job ${jobId}`, async () => {
       await this.options.graphs.remove(jobId, this.session);
       await this.options.results.markClean(jobId, this.session);
-    });
+    }).finally(() => this.cleaning.delete(jobId));
+    this.cleaning.set(jobId, cleanup);
+    return cleanup;
   }
 
   /** Stops everything at once: no more commands, answers or writes. Idempotent. */
@@ -148,19 +191,7 @@ export class LeaderContext {
 
   private async recover(jobId: string, retryMs: number): Promise<void> {
     try {
-      const result = await this.options.results.get(jobId);
-      if (result) {
-        // In the background: a cleanup that keeps failing must not hold up the grant.
-        this.cleanUp(jobId).catch(() => {});
-        return;
-      }
-      if (this.jobs.has(jobId)) return;
-      const stored = await this.options.graphs.getEntry(jobId);
-      this.session.assertLeader();
-      if (!stored || this.jobs.has(jobId)) return;
-      this.startJob(stored.graph, stored.submittedAtMs, true);
-      this.options.logger.info("job recovered", { job: jobId, epoch: this.epoch });
-      this.options.events({ event: "job-recovered", job: jobId, epoch: this.epoch });
+      await this.writes.run(() => this.recoverNow(jobId));
     } catch (e: unknown) {
       if (this.signal.aborted) return;
       const error = e instanceof Error ? e.message : String(e);
@@ -172,29 +203,56 @@ export class LeaderContext {
   }
 
   /**
-   * Recovered jobs deploy only once every TaskManager listed in the registry re-registered with us (a
-   * TaskManager stops its older tasks before it registers) or heartbeatTimeoutMs - safetyMarginMs passed
-   * since the grant: the old leader answered its last heartbeat before its own session deadline, which
-   * precedes our grant, so every old task lease has run out by then.
+   * Inside `writes`: starts a job master for a stored job without a result, unless one runs already. Within
+   * the queue nothing else can start a job master or write a result of a job without one; the job masters
+   * are checked again after every await all the same.
    */
-  private armGate(listed: readonly string[] | undefined): void {
-    this.awaited = new Set(listed);
-    if (listed) this.checkGate();
-    if (listed && this.awaited.size === 0) return;
-    const { grantedAt, heartbeatTimeoutMs, safetyMarginMs } = this.options;
-    const wait = Math.max(0, grantedAt + heartbeatTimeoutMs - safetyMarginMs - monotonicNow());
-    this.later(wait, async () => {
-      const missing = [...this.awaited];
-      this.awaited.clear();
-      if (listed && missing.length === 0) return;
-      this.options.logger.info("deploying recovered jobs: the missing taskmanagers' task leases ran out", {
-        missing,
-        epoch: this.epoch,
-      });
-      this.openGate();
+  private async recoverNow(jobId: string): Promise<void> {
+    this.signal.throwIfAborted();
+    if (this.jobs.has(jobId)) return;
+    const result = await this.options.results.get(jobId);
+    if (result) {
+      // In the background: a cleanup that keeps failing must not hold up the grant.
+      this.cleanUp(jobId).catch(() => {});
+      return;
+    }
+    if (this.jobs.has(jobId)) return;
+    const stored = await this.options.graphs.getEntry(jobId);
+    this.signal.throwIfAborted();
+    this.session.assertLeader();
+    if (this.jobs.has(jobId)) return;
+    if (!stored) {
+      this.unrecovered.delete(jobId);
+      return;
+    }
+    this.startJob(stored.graph, stored.submittedAtMs, true);
+    this.options.logger.info("job recovered", { job: jobId, epoch: this.epoch });
+    this.options.events({ event: "job-recovered", job: jobId, epoch: this.epoch });
+  }
+
+  /**
+   * Recovered jobs deploy only once every TaskManager listed in the registry re-registered with us (a
+   * TaskManager stops its older tasks before it registers; an empty registry opens the gate at once) or
+   * `leasesEndAt` passed: the longest task lease minus the safety margin after the grant. The old leader
+   * answered its last heartbeat before its own session deadline, which precedes our grant, so every old task
+   * lease has run out by then.
+   */
+  private armGate(listed: readonly string[] | undefined, leasesEndAt: number): void {
+    this.awaited = listed && new Set(listed);
+    this.checkGate();
+    if (this.gateOpen) return;
+    this.later(Math.max(0, leasesEndAt - monotonicNow()), async () => {
+      if (this.gateOpen) return;
+      const missing = [...(this.awaited ?? [])];
+      const why = this.awaited
+        ? "the missing taskmanagers' task leases ran out"
+        : "the taskmanager registry was unreadable, and every task lease granted before us ran out";
+      this.awaited = new Set();
+      this.options.logger.info(`deploying recovered jobs: ${why}`, { missing, epoch: this.epoch });
+      this.open();
       if (missing.length === 0) return;
       // Whatever they ran under older leaders has stopped; if they come back, we list them again first.
-      await this.resourceManager.unlist(missing).catch((e: unknown) => {
+      await this.registryWriter?.unlist(missing).catch((e: unknown) => {
         if (this.session.isValid()) {
           this.options.logger.warn("could not unlist taskmanagers that never re-registered", {
             missing,
@@ -206,16 +264,21 @@ export class LeaderContext {
   }
 
   private checkGate(): void {
-    if (this.awaited.size === 0) return;
+    if (this.gateOpen || !this.awaited) return;
     for (const id of [...this.awaited]) if (this.resourceManager.isRegistered(id)) this.awaited.delete(id);
-    if (this.awaited.size === 0) this.openGate();
+    if (this.awaited.size === 0) this.open();
+  }
+
+  private open(): void {
+    this.gateOpen = true;
+    this.openGate();
   }
 
   /**
-   * The registry's ids; undefined when the record is corrupt: then nobody knows which TaskManagers may still
-   * run old tasks, and the gate waits out the whole lease time.
+   * The registry; undefined when the record is corrupt: then nobody knows which TaskManagers may still run
+   * old tasks, and the gate waits out the whole lease time (after which the record is overwritten).
    */
-  private async readRegistry(): Promise<string[] | undefined> {
+  private async readRegistry(): Promise<TaskManagerRegistryContents | undefined> {
     try {
       return await this.options.registry.get();
     } catch (e: unknown) {

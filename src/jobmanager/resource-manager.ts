@@ -1,15 +1,14 @@
 // The leader's resource manager for one leader session (Flink's ResourceManager plus the TaskExecutor
-// gateways): registrations of TaskManagers, their slots, heartbeat-timeout detection, the fenced
-// `taskmanagers` registry record, and the only path by which commands reach a TaskManager. It answers
-// TaskManagers only while its session is valid (a TaskManager's task lease never outlives the session by more
-// than the heartbeat timeout), and sends a command only after a synchronous session check: a revoked leader
-// sends nothing.
+// gateways): registrations of TaskManagers, their slots, heartbeat-timeout detection, and the only path by
+// which commands reach a TaskManager (listed in the `taskmanagers` registry first). It answers TaskManagers
+// only while its session is valid (a TaskManager's task lease never outlives the session by more than the
+// heartbeat timeout), and sends a command only after a synchronous session check: a revoked leader sends
+// nothing. Calls in flight to a TaskManager end as soon as its registration does.
 import { randomUUID } from "node:crypto";
 import { monotonicNow } from "../common/clock.ts";
 import { InvalidArgumentError, NotLeaderError, StaleFenceError, UnavailableError } from "../common/errors.ts";
 import type { EventSink } from "../common/events.ts";
 import type { Logger } from "../common/logger.ts";
-import { SerialQueue } from "../common/serial-queue.ts";
 import type {
   ExecutionState,
   HeartbeatResponse,
@@ -21,22 +20,22 @@ import type {
   TaskStateAck,
   TaskStateUpdate,
 } from "../generated/records.ts";
-import type { ResourceManagerService, TaskExecutorService } from "../generated/services.ts";
+import type { ResourceManagerService } from "../generated/services.ts";
 import type { LeaderSession } from "../ha/leader-session.ts";
-import type { TaskManagerRegistryStore } from "../ha/stores/task-manager-registry-store.ts";
-import { DEFAULT_CALL_TIMEOUT_MS } from "../rpc/call.ts";
+import { type CallOptions, DEFAULT_CALL_TIMEOUT_MS } from "../rpc/call.ts";
+import type { RegistryWriter } from "./registry-writer.ts";
+import { type Registration, Registrations, type TaskExecutorClient } from "./registrations.ts";
 import { isTerminal, type Placement, SlotPool, type SlotRequest } from "./slot-pool.ts";
 
-export type TaskExecutorClient = TaskExecutorService & { close(): void };
+export type { TaskExecutorClient } from "./registrations.ts";
 
 export interface ResourceManagerOptions {
   readonly session: LeaderSession;
   readonly name: string;
   readonly heartbeatIntervalMs: number;
   readonly heartbeatTimeoutMs: number;
-  readonly registry: TaskManagerRegistryStore;
-  /** The registry's ids when this session began: listed already, never written again by us. */
-  readonly listed: readonly string[];
+  /** This session's writes to the TaskManager registry. */
+  readonly registry: RegistryWriter;
   readonly connect: (address: string) => TaskExecutorClient;
   readonly events: EventSink;
   readonly logger: Logger;
@@ -44,22 +43,11 @@ export interface ResourceManagerOptions {
   readonly onResourcesChanged: () => void;
 }
 
-interface Registration {
-  readonly taskmanagerId: string;
-  readonly registrationId: string;
-  readonly address: string;
-  readonly client: TaskExecutorClient;
-  lastHeartbeat: number;
-}
-
 export class ResourceManager implements ResourceManagerService {
   private readonly session: LeaderSession;
   private readonly epoch: bigint;
   private readonly slots = new SlotPool();
-  private readonly byTaskManager = new Map<string, Registration>();
-  private readonly byRegistration = new Map<string, Registration>();
-  private readonly listed: Set<string>;
-  private readonly registryWrites = new SerialQueue();
+  private readonly registrations = new Registrations();
   private readonly controller = new AbortController();
   private readonly signal: AbortSignal;
   private checker: NodeJS.Timeout | undefined;
@@ -67,7 +55,6 @@ export class ResourceManager implements ResourceManagerService {
   constructor(private readonly options: ResourceManagerOptions) {
     this.session = options.session;
     this.epoch = options.session.epoch;
-    this.listed = new Set(options.listed);
     this.signal = AbortSignal.any([options.session.signal, this.controller.signal]);
   }
 
@@ -85,9 +72,7 @@ export class ResourceManager implements ResourceManagerService {
     if (this.controller.signal.aborted) return;
     this.controller.abort(new NotLeaderError(undefined));
     clearInterval(this.checker);
-    for (const r of this.byTaskManager.values()) r.client.close();
-    this.byTaskManager.clear();
-    this.byRegistration.clear();
+    this.registrations.clear(new NotLeaderError(undefined));
     this.slots.clear();
   }
 
@@ -105,7 +90,7 @@ export class ResourceManager implements ResourceManagerService {
         `register taskmanager: needs an id, an address and at least one slot (got id ${JSON.stringify(id)}, address ${JSON.stringify(address)}, ${slots} slots)`,
       );
     }
-    const previous = this.byTaskManager.get(id);
+    const previous = this.registrations.of(id);
     // A TaskManager registers again only after it stopped the tasks of its earlier registration (lease lost
     // or restarted): they count as failed.
     if (previous) this.drop(previous, "re-registered; the tasks of its earlier registration are gone", false);
@@ -114,10 +99,10 @@ export class ResourceManager implements ResourceManagerService {
       registrationId: randomUUID(),
       address,
       client: this.options.connect(address),
+      ended: new AbortController(),
       lastHeartbeat: monotonicNow(),
     };
-    this.byTaskManager.set(id, registration);
-    this.byRegistration.set(registration.registrationId, registration);
+    this.registrations.add(registration);
     this.slots.addTaskManager(id, registration.registrationId, slots);
     this.options.logger.info("taskmanager registered", {
       taskmanager: id,
@@ -168,7 +153,8 @@ export class ResourceManager implements ResourceManagerService {
 
   /** Every registered TaskManager, by id. */
   taskManagers(): TaskManagerSummary[] {
-    return [...this.byTaskManager.values()]
+    return this.registrations
+      .all()
       .map((r) => {
         const { slots, free } = this.slots.slotsOf(r.taskmanagerId);
         return { id: r.taskmanagerId, address: r.address, slots, freeSlots: free };
@@ -177,7 +163,7 @@ export class ResourceManager implements ResourceManagerService {
   }
 
   isRegistered(taskmanagerId: string): boolean {
-    return this.byTaskManager.has(taskmanagerId);
+    return this.registrations.of(taskmanagerId) !== undefined;
   }
 
   /** All requests placed in free slots, or none (undefined). See SlotPool.allocate. */
@@ -193,17 +179,24 @@ export class ResourceManager implements ResourceManagerService {
 
   /**
    * Deploys a placed execution: lists its TaskManager in the registry first (fenced), then sends the command
-   * with this leader's epoch. Rejects when the session is gone (nothing sent), when the TaskManager is gone,
-   * or with the TaskManager's answer.
+   * with this leader's epoch. Rejects, sending nothing, when the session is gone, when the TaskManager is
+   * gone, or when the execution no longer holds its slot; otherwise with the TaskManager's answer.
    */
   async deploy(task: Omit<TaskDescriptor, "slot">): Promise<void> {
     const p = this.placed(task.executionId);
-    await this.ensureListed(p.taskmanagerId);
+    await this.options.registry.ensureListed(p.taskmanagerId);
+    // The registry write took time: a restart may have cancelled this execution and given its slot to the
+    // next attempt, or its TaskManager may have gone. Either way this deploy is stale.
+    if (this.slots.placement(task.executionId) !== p) {
+      throw new UnavailableError(
+        `execution ${task.executionId} no longer holds slot ${p.slot} of taskmanager ${p.taskmanagerId} (cancelled, or its taskmanager lost, while the taskmanager was being listed); not deployed`,
+      );
+    }
     const r = this.current(p);
     this.assertActive();
     await r.client.deployTask(
       { epoch: this.epoch, registrationId: r.registrationId, task: { ...task, slot: p.slot } },
-      { signal: this.signal, timeoutMs: DEFAULT_CALL_TIMEOUT_MS },
+      this.callOptions(r),
     );
     this.options.events({
       event: "task-deployed",
@@ -223,17 +216,8 @@ export class ResourceManager implements ResourceManagerService {
     if (!p) return;
     const r = this.current(p);
     this.assertActive();
-    const { state } = await r.client.cancelTask(
-      { epoch: this.epoch, executionId },
-      { signal: this.signal, timeoutMs: DEFAULT_CALL_TIMEOUT_MS },
-    );
+    const { state } = await r.client.cancelTask({ epoch: this.epoch, executionId }, this.callOptions(r));
     this.report(r, executionId, state);
-  }
-
-  /** Unlists TaskManagers whose old tasks can no longer run (fenced, ordered with our own additions). */
-  unlist(ids: readonly string[]): Promise<void> {
-    for (const id of ids) this.listed.delete(id);
-    return this.registryWrites.run(() => this.options.registry.remove(ids, this.session));
   }
 
   /**
@@ -251,17 +235,12 @@ export class ResourceManager implements ResourceManagerService {
       taskmanager: r.taskmanagerId,
       executionId,
     });
-    r.client
-      .cancelTask(
-        { epoch: this.epoch, executionId },
-        { signal: this.signal, timeoutMs: DEFAULT_CALL_TIMEOUT_MS },
-      )
-      .catch((e: unknown) =>
-        this.options.logger.debug("cancel of a stray task failed; the next heartbeat retries", {
-          executionId,
-          error: e instanceof Error ? e.message : String(e),
-        }),
-      );
+    r.client.cancelTask({ epoch: this.epoch, executionId }, this.callOptions(r)).catch((e: unknown) =>
+      this.options.logger.debug("cancel of a stray task failed; the next heartbeat retries", {
+        executionId,
+        error: e instanceof Error ? e.message : String(e),
+      }),
+    );
   }
 
   private report(r: Registration, executionId: string, state: ExecutionState): void {
@@ -276,25 +255,20 @@ export class ResourceManager implements ResourceManagerService {
   }
 
   private current(p: Placement): Registration {
-    const r = this.byTaskManager.get(p.taskmanagerId);
+    const r = this.registrations.of(p.taskmanagerId);
     if (r?.registrationId !== p.registrationId) {
       throw new UnavailableError(`taskmanager ${p.taskmanagerId} of execution ${p.executionId} is gone`);
     }
     return r;
   }
 
-  private async ensureListed(id: string): Promise<void> {
-    if (this.listed.has(id)) return;
-    await this.registryWrites.run(async () => {
-      if (this.listed.has(id)) return;
-      await this.options.registry.add([id], this.session);
-      this.listed.add(id);
-    });
+  /** A call to `r` ends when the session or the registration does, or at its deadline. */
+  private callOptions(r: Registration): CallOptions {
+    return { signal: AbortSignal.any([this.signal, r.ended.signal]), timeoutMs: DEFAULT_CALL_TIMEOUT_MS };
   }
 
   private registrationOf(id: string, registrationId: string, epoch: bigint): Registration | undefined {
-    const r = this.byRegistration.get(registrationId);
-    return r && r.taskmanagerId === id && epoch === this.epoch ? r : undefined;
+    return epoch === this.epoch ? this.registrations.named(id, registrationId) : undefined;
   }
 
   private assertActive(): void {
@@ -304,7 +278,7 @@ export class ResourceManager implements ResourceManagerService {
   private dropSilentTaskManagers(): void {
     if (!this.session.isValid()) return;
     const now = monotonicNow();
-    for (const r of [...this.byTaskManager.values()]) {
+    for (const r of this.registrations.all()) {
       const silent = now - r.lastHeartbeat;
       if (silent > this.options.heartbeatTimeoutMs) {
         this.drop(
@@ -321,9 +295,7 @@ export class ResourceManager implements ResourceManagerService {
    * this epoch has run out too and a later leader need not wait for it.
    */
   private drop(r: Registration, reason: string, unlist: boolean): void {
-    this.byTaskManager.delete(r.taskmanagerId);
-    this.byRegistration.delete(r.registrationId);
-    r.client.close();
+    this.registrations.remove(r, new UnavailableError(`taskmanager ${r.taskmanagerId} lost: ${reason}`));
     this.options.logger.warn("taskmanager lost", { taskmanager: r.taskmanagerId, reason, epoch: this.epoch });
     this.options.events({
       event: "taskmanager-lost",
@@ -333,7 +305,7 @@ export class ResourceManager implements ResourceManagerService {
     });
     this.slots.removeTaskManager(r.taskmanagerId, `taskmanager ${r.taskmanagerId} lost: ${reason}`);
     if (unlist) {
-      this.unlist([r.taskmanagerId]).catch((e: unknown) => {
+      this.options.registry.unlist([r.taskmanagerId]).catch((e: unknown) => {
         if (this.session.isValid()) {
           this.options.logger.warn("could not unlist a lost taskmanager from the registry", {
             taskmanager: r.taskmanagerId,

@@ -290,7 +290,11 @@ export class TestCluster {
     return this.nextSeq();
   }
 
-  async startJobManager(name: string): Promise<TestJobManager> {
+  /** `onEvent` sees each event synchronously as it is emitted (tests act at that instant). */
+  async startJobManager(
+    name: string,
+    options: { readonly onEvent?: (e: VigilEvent) => void } = {},
+  ): Promise<TestJobManager> {
     const events = new RecordedEvents();
     const times = new Map<VigilEvent, number>();
     const address = `${name}:6123`;
@@ -304,6 +308,7 @@ export class TestCluster {
       events: (e) => {
         events.sink(e);
         times.set(e, monotonicNow());
+        options.onEvent?.(e);
       },
       memory: this.coordinator,
       connectTaskExecutor: (a) => this.connect(a),

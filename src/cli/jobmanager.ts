@@ -6,8 +6,8 @@ import { loadConfigSources } from "../config/config-file.ts";
 import { compileJobManagerConfig } from "../config/process-config.ts";
 import { JobManager } from "../jobmanager/jobmanager.ts";
 import type { Command } from "./args.ts";
-import { emitEvent } from "./output.ts";
 import { positionalsOf } from "./cluster-flags.ts";
+import { emitEvent } from "./output.ts";
 import { processFlags, serveUntilShutdown, sourcesHelp } from "./process-command.ts";
 import { Shutdown } from "./signals.ts";
 

@@ -1,5 +1,5 @@
-import { isStdoutClosed } from "./signals.ts";
 import type { VigilEvent } from "../common/events.ts";
+import { isStdoutClosed } from "./signals.ts";
 
 // Machine-readable output: one JSON object per line on stdout; bigints become decimal strings.
 export function jsonLine(value: unknown): string {

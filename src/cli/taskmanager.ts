@@ -6,8 +6,8 @@ import { loadConfigSources } from "../config/config-file.ts";
 import { compileTaskManagerConfig } from "../config/process-config.ts";
 import { TaskManager } from "../taskmanager/taskmanager.ts";
 import type { Command } from "./args.ts";
-import { emitEvent } from "./output.ts";
 import { positionalsOf } from "./cluster-flags.ts";
+import { emitEvent } from "./output.ts";
 import { processFlags, serveUntilShutdown, sourcesHelp } from "./process-command.ts";
 import { Shutdown } from "./signals.ts";
 

@@ -5,16 +5,15 @@
 import { monotonicNow } from "../common/clock.ts";
 import {
   CancelledError,
+  ConfigError,
   DeadlineExceededError,
   LifecycleError,
   NotLeaderError,
   UnavailableError,
-  ConfigError,
   VigilError,
 } from "../common/errors.ts";
 import type { Logger } from "../common/logger.ts";
 import type { HaConfig } from "../config/ha-config.ts";
-import type { MemoryCoordinator } from "../ha/memory/index.ts";
 import type {
   CancelJobRequest,
   CancelJobResponse,
@@ -30,6 +29,7 @@ import type {
   SubmitJobResponse,
 } from "../generated/records.ts";
 import { DispatcherMethods, type DispatcherService } from "../generated/services.ts";
+import type { MemoryCoordinator } from "../ha/memory/index.ts";
 import { type CallOptions, DEFAULT_CALL_TIMEOUT_MS } from "../rpc/call.ts";
 import { createClient, type RpcClient } from "../rpc/client.ts";
 import { ConnectionLostError } from "../rpc/errors.ts";

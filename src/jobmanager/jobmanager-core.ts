@@ -1,7 +1,8 @@
 // One JobManager without its RPC server: the HA backend, leader retrieval, the election, the dispatcher and
 // the resource-manager endpoint. JobManager serves these over gRPC; unit tests call them in-process.
-import type { EventSink } from "../common/events.ts";
+
 import { LifecycleError } from "../common/errors.ts";
+import type { EventSink } from "../common/events.ts";
 import type { Logger } from "../common/logger.ts";
 import type { HaConfig } from "../config/ha-config.ts";
 import type { DispatcherService, ResourceManagerService } from "../generated/services.ts";

@@ -4,8 +4,8 @@
 import type { EventSink } from "../common/events.ts";
 import type { Logger } from "../common/logger.ts";
 import type { HaConfig } from "../config/ha-config.ts";
-import { DispatcherMethods, ResourceManagerMethods, TaskExecutorMethods } from "../generated/services.ts";
 import type { TaskExecutorService } from "../generated/services.ts";
+import { DispatcherMethods, ResourceManagerMethods, TaskExecutorMethods } from "../generated/services.ts";
 import type { MemoryCoordinator } from "../ha/memory/index.ts";
 import { createClient } from "../rpc/client.ts";
 import { RpcServer } from "../rpc/server.ts";

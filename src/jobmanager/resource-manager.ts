@@ -23,8 +23,8 @@ import type {
 import type { ResourceManagerService } from "../generated/services.ts";
 import type { LeaderSession } from "../ha/leader-session.ts";
 import { type CallOptions, DEFAULT_CALL_TIMEOUT_MS } from "../rpc/call.ts";
-import type { RegistryWriter } from "./registry-writer.ts";
 import { type Registration, Registrations, type TaskExecutorClient } from "./registrations.ts";
+import type { RegistryWriter } from "./registry-writer.ts";
 import { isTerminal, type Placement, SlotPool, type SlotRequest } from "./slot-pool.ts";
 
 export type { TaskExecutorClient } from "./registrations.ts";

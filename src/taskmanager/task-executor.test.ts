@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
+import { monotonicNow, sleep } from "../common/clock.ts";
 import { AlreadyExistsError, InvalidArgumentError, StaleEpochError } from "../common/errors.ts";
 import { RecordedEvents } from "../common/events.ts";
 import { silentLogger } from "../common/logger.ts";
-import { monotonicNow, sleep } from "../common/clock.ts";
 import { waitUntil } from "../ha/testing.ts";
 import { EpochFence } from "./epoch-fence.ts";
 import { type Registration, RegistrationFenceError } from "./registration.ts";

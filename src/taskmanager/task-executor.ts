@@ -3,6 +3,8 @@
 // registration; tasks run through an injected runner with an AbortController, hold their slot until their code
 // has really stopped, and report every state change through a callback. Every wait for cancelled tasks has a
 // deadline (cancellation-watchdog.ts); a task still running at it is a fatal error.
+
+import { monotonicNow } from "../common/clock.ts";
 import { CancelledError, describeCause, InvalidArgumentError, UnavailableError } from "../common/errors.ts";
 import type { EventSink, VigilEvent } from "../common/events.ts";
 import type { Logger } from "../common/logger.ts";
@@ -16,7 +18,6 @@ import type {
   TaskStatus,
 } from "../generated/records.ts";
 import type { TaskExecutorService } from "../generated/services.ts";
-import { monotonicNow } from "../common/clock.ts";
 import type { CallOptions } from "../rpc/call.ts";
 import type { TaskContext } from "../runtime/task.ts";
 import { boundedCall } from "./bounded-call.ts";

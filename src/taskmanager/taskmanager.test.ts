@@ -5,10 +5,10 @@ import { RecordedEvents, type VigilEvent } from "../common/events.ts";
 import { silentLogger } from "../common/logger.ts";
 import type { HaConfig } from "../config/ha-config.ts";
 import {
-  type ResourceManagerService,
   ResourceManagerMethods,
-  type TaskExecutorService,
+  type ResourceManagerService,
   TaskExecutorMethods,
+  type TaskExecutorService,
 } from "../generated/services.ts";
 import { JOBMANAGER_ELECTION } from "../ha/keys.ts";
 import { LeaderElectionService } from "../ha/leader-election-service.ts";

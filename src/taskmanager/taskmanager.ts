@@ -1,15 +1,15 @@
 // One TaskManager process's composition: the TaskExecutor service on an RPC server, the HA backend (leader
 // retrieval only; a TaskManager never writes to the HA store) and the connection to the JobManagers' leader.
-import { describeCause, ConfigError, LifecycleError } from "../common/errors.ts";
+import { ConfigError, describeCause, LifecycleError } from "../common/errors.ts";
 import type { EventSink } from "../common/events.ts";
 import type { Logger } from "../common/logger.ts";
 import type { HaConfig } from "../config/ha-config.ts";
+import type { TaskExecutorService } from "../generated/services.ts";
 import {
-  type ResourceManagerService,
   ResourceManagerMethods,
+  type ResourceManagerService,
   TaskExecutorMethods,
 } from "../generated/services.ts";
-import type { TaskExecutorService } from "../generated/services.ts";
 import type { HaBackend } from "../ha/backend.ts";
 import { createHaBackend } from "../ha/factory.ts";
 import { JOBMANAGER_ELECTION } from "../ha/keys.ts";

@@ -232,6 +232,7 @@ export interface TaskDescriptor {
   attempt: number;
   chain: JobVertex[];
   slot: number;
+  epoch: bigint;
 }
 
 export interface DeployTaskRequest {
@@ -961,6 +962,10 @@ export const descriptor = {
                     "slot": {
                       "type": "uint32",
                       "id": 7
+                    },
+                    "epoch": {
+                      "type": "uint64",
+                      "id": 8
                     }
                   }
                 },

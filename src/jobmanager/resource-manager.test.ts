@@ -18,7 +18,7 @@ afterEach(async () => {
   coordinator = undefined;
 });
 
-const task = (executionId: string): Omit<TaskDescriptor, "slot"> => ({
+const task = (executionId: string): Omit<TaskDescriptor, "slot" | "epoch"> => ({
   jobId: "j1",
   executionId,
   subtask: 0,

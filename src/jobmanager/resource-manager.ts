@@ -182,7 +182,7 @@ export class ResourceManager implements ResourceManagerService {
    * with this leader's epoch. Rejects, sending nothing, when the session is gone, when the TaskManager is
    * gone, or when the execution no longer holds its slot; otherwise with the TaskManager's answer.
    */
-  async deploy(task: Omit<TaskDescriptor, "slot">): Promise<void> {
+  async deploy(task: Omit<TaskDescriptor, "slot" | "epoch">): Promise<void> {
     const p = this.placed(task.executionId);
     await this.options.registry.ensureListed(p.taskmanagerId);
     // The registry write took time: a restart may have cancelled this execution and given its slot to the
@@ -195,7 +195,11 @@ export class ResourceManager implements ResourceManagerService {
     const r = this.current(p);
     this.assertActive();
     await r.client.deployTask(
-      { epoch: this.epoch, registrationId: r.registrationId, task: { ...task, slot: p.slot } },
+      {
+        epoch: this.epoch,
+        registrationId: r.registrationId,
+        task: { ...task, slot: p.slot, epoch: this.epoch },
+      },
       this.callOptions(r),
     );
     this.options.events({

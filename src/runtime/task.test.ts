@@ -30,6 +30,7 @@ function descriptor(chain: JobVertex[], subtask = 0, parallelism = 1, attempt = 
   return {
     jobId: "job-1",
     executionId: `job-1/${head}/${subtask}/${attempt}@7`,
+    epoch: 7n,
     subtask,
     parallelism,
     attempt,
@@ -78,7 +79,7 @@ describe("runChain", () => {
 
     const all: number[] = [];
     for (let i = 0; i < parallelism; i++) {
-      const values = await lines(fileSinkOutput(dir, "job-1", "out", i, 0));
+      const values = await lines(fileSinkOutput(dir, "job-1", "out", i, 7n, 0));
       expect(values.every((v) => (v - 1) % parallelism === i)).toBe(true);
       expect(runs[i]!.reports.at(-1)).toBe(values.length);
       all.push(...values);
@@ -93,7 +94,7 @@ describe("runChain", () => {
       vertex("o", "sink.file", { path: pathToFileURL(dir).href }, 2),
     ];
     await start(descriptor(chain, 1, 2)).done;
-    expect(await readFile(fileSinkOutput(dir, "job-1", "o", 1, 0), "utf8")).toBe("");
+    expect(await readFile(fileSinkOutput(dir, "job-1", "o", 1, 7n, 0), "utf8")).toBe("");
   });
 
   it("limits the rate per subtask", async () => {
@@ -106,7 +107,7 @@ describe("runChain", () => {
     await start(descriptor(chain, 0, 2)).done;
     const elapsed = monotonicNow() - began;
     // 20 records for this subtask at 100/s: the last is due 190 ms after the first.
-    expect(await lines(fileSinkOutput(dir, "job-1", "o", 0, 0))).toEqual(
+    expect(await lines(fileSinkOutput(dir, "job-1", "o", 0, 7n, 0))).toEqual(
       Array.from({ length: 20 }, (_, k) => 2 * k + 1),
     );
     expect(elapsed).toBeGreaterThanOrEqual(180);
@@ -141,7 +142,7 @@ describe("runChain", () => {
       vertex("o", "sink.file", { path: dir }),
     ];
     const run = start(descriptor(chain));
-    const output = fileSinkOutput(dir, "job-1", "o", 0, 0);
+    const output = fileSinkOutput(dir, "job-1", "o", 0, 7n, 0);
     await waitUntil(() => existsSync(output), 2000, "the sink's file");
     await sleep(20); // the first record went out at once; the next is due in 2 s
     const abortedAt = monotonicNow();
@@ -179,13 +180,13 @@ describe("runChain", () => {
       );
     }
     await start(descriptor(chain, 0, 1, 2)).done;
-    expect(await lines(fileSinkOutput(dir, "job-1", "o", 0, 2))).toEqual(
+    expect(await lines(fileSinkOutput(dir, "job-1", "o", 0, 7n, 2))).toEqual(
       Array.from({ length: 1000 }, (_, k) => k + 1),
     );
     expect((await readdir(join(dir, "job-1"))).sort()).toEqual([
-      "o-0-attempt-0.txt",
-      "o-0-attempt-1.txt",
-      "o-0-attempt-2.txt",
+      "o-0-epoch-7-attempt-0.txt",
+      "o-0-epoch-7-attempt-1.txt",
+      "o-0-epoch-7-attempt-2.txt",
     ]);
   });
 

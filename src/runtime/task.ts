@@ -129,6 +129,7 @@ function buildChain(context: TaskContext, operators: OperatorRegistry): Chain {
       subtask: task.subtask,
       parallelism: task.parallelism,
       attempt: task.attempt,
+      epoch: task.epoch,
       signal: context.signal,
       storageDir: context.storageDir,
     };

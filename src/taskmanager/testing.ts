@@ -180,6 +180,7 @@ export function taskDescriptor(job: string, subtask: number, epoch: bigint, slot
   return {
     jobId: job,
     executionId: `${job}/source/${subtask}/1@${epoch}`,
+    epoch,
     subtask,
     parallelism: 2,
     attempt: 1,

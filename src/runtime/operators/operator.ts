@@ -20,8 +20,10 @@ export interface OperatorContext {
   /** 0-based index of this subtask among `parallelism`. */
   readonly subtask: number;
   readonly parallelism: number;
-  /** 0 for a job's first deployment, +1 at each restart. */
+  /** 0 for a job's first deployment under a leader, +1 at each restart. */
   readonly attempt: number;
+  /** The epoch of the leader that deployed this attempt; (epoch, attempt) is unique across failovers. */
+  readonly epoch: bigint;
   /** Aborted when the task is cancelled; waits inside an operator must end promptly when it fires. */
   readonly signal: AbortSignal;
   /** file:///… of the shared storage, if configured. */

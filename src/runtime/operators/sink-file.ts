@@ -1,5 +1,5 @@
 // sink.file { path: string } — path is an absolute directory path or a file:// URI. Each subtask writes one
-// line per record to <path>/<jobId>/<vertexId>-<subtask>-attempt-<attempt>.txt. Every attempt gets its own
+// line per record to <path>/<jobId>/<vertexId>-<subtask>-epoch-<epoch>-attempt-<attempt>.txt. Every attempt gets its own
 // file, so a restarted job never appends to a failed attempt's output. Lines are buffered and written in
 // chunks; finish() writes the rest and fsyncs before the task reports FINISHED; close() after a failure or
 // cancel closes the file without writing what is still buffered.
@@ -17,11 +17,21 @@ const FLUSH_AT = 64 * 1024;
 export const fileSink: OperatorDefinition = {
   kind: "sink.file",
   role: "sink",
-  summary: "writes each record as a line to <path>/<jobId>/<vertexId>-<subtask>-attempt-<attempt>.txt",
+  summary:
+    "writes each record as a line to <path>/<jobId>/<vertexId>-<subtask>-epoch-<epoch>-attempt-<attempt>.txt",
   configure(config) {
     const dir = outputDirectory(config);
     return (context) =>
-      new FileSink(fileSinkOutput(dir, context.jobId, context.vertex.id, context.subtask, context.attempt));
+      new FileSink(
+        fileSinkOutput(
+          dir,
+          context.jobId,
+          context.vertex.id,
+          context.subtask,
+          context.epoch,
+          context.attempt,
+        ),
+      );
   },
 };
 
@@ -31,9 +41,10 @@ export function fileSinkOutput(
   jobId: string,
   vertexId: string,
   subtask: number,
+  epoch: bigint,
   attempt: number,
 ): string {
-  return join(directory, jobId, `${vertexId}-${subtask}-attempt-${attempt}.txt`);
+  return join(directory, jobId, `${vertexId}-${subtask}-epoch-${epoch}-attempt-${attempt}.txt`);
 }
 
 function outputDirectory(config: ConfigReader): string {

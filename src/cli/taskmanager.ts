@@ -78,6 +78,7 @@ export const taskmanagerCommand: Command = {
         ha: config.ha,
         storageDir: config.storageDir,
         rpcHost: config.rpcHost,
+        advertisedHost: config.advertisedHost,
         rpcPort: config.rpcPort,
         slots: config.slots,
         logger: createLogger(config.logLevel, { name: config.name }),

@@ -48,6 +48,8 @@ interface ProcessConfigBase {
   /** file:/// URI of the directory shared by every JobManager and TaskManager. */
   readonly storageDir: string;
   readonly rpcHost: string;
+  /** Host published to other processes; undefined: rpcHost, or the hostname for a wildcard bind. */
+  readonly advertisedHost: string | undefined;
   /** 0: any free port. */
   readonly rpcPort: number;
   readonly logLevel: LogLevel;
@@ -161,6 +163,7 @@ function compileBase(kind: ProcessKind, sources: ConfigSources, get: Lookup): Pr
     );
   }
   const hostAt = get("rpc-host");
+  const advertisedAt = get("advertised-host");
   const portAt = get("rpc-port");
   const levelAt = get("log-level");
   return {
@@ -168,6 +171,7 @@ function compileBase(kind: ProcessKind, sources: ConfigSources, get: Lookup): Pr
     name,
     storageDir: storageDirValue(storageAt.value, storageAt.where),
     rpcHost: hostAt ? hostValue(hostAt.value, hostAt.where) : PROCESS_DEFAULTS.rpcHost,
+    advertisedHost: advertisedAt ? hostValue(advertisedAt.value, advertisedAt.where) : undefined,
     rpcPort: portAt
       ? integerValue(portAt.value, portAt.where, 0, 65535, "a port number 0-65535 (0: any free port)")
       : PROCESS_DEFAULTS.rpcPort,

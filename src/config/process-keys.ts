@@ -48,6 +48,13 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
     default: "127.0.0.1",
   },
   {
+    key: "advertised-host",
+    processes: BOTH,
+    value: "HOST",
+    help: "host other processes reach this one at",
+    default: "rpc-host, or this machine's hostname when rpc-host is 0.0.0.0 or ::",
+  },
+  {
     key: "rpc-port",
     processes: BOTH,
     value: "PORT",

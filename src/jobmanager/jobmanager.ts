@@ -7,6 +7,7 @@ import type { HaConfig } from "../config/ha-config.ts";
 import type { TaskExecutorService } from "../generated/services.ts";
 import { DispatcherMethods, ResourceManagerMethods, TaskExecutorMethods } from "../generated/services.ts";
 import type { MemoryCoordinator } from "../ha/memory/index.ts";
+import { advertisedAddress } from "../rpc/address.ts";
 import { createClient } from "../rpc/client.ts";
 import { RpcServer } from "../rpc/server.ts";
 import { JobManagerCore } from "./jobmanager-core.ts";
@@ -18,6 +19,8 @@ export interface JobManagerOptions {
   readonly storageDir: string | undefined;
   /** Bind address, e.g. "127.0.0.1". */
   readonly rpcHost: string;
+  /** Host published to other processes; default rpcHost, or this machine's hostname for a wildcard bind. */
+  readonly advertisedHost?: string | undefined;
   /** 0 = any free port. */
   readonly rpcPort: number;
   /** Told to TaskManagers at registration. */
@@ -62,7 +65,7 @@ export class JobManager {
    * retrieval and starts campaigning. Resolves with the bound "host:port". Once only.
    */
   async start(): Promise<string> {
-    const address = await this.server.start();
+    const address = advertisedAddress(await this.server.start(), this.options.advertisedHost);
     this.boundAddress = address;
     await this.core.start(address);
     return address;

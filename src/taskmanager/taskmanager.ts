@@ -15,6 +15,7 @@ import { createHaBackend } from "../ha/factory.ts";
 import { JOBMANAGER_ELECTION } from "../ha/keys.ts";
 import { LeaderRetrievalService } from "../ha/leader-retrieval-service.ts";
 import type { MemoryCoordinator } from "../ha/memory/index.ts";
+import { advertisedAddress } from "../rpc/address.ts";
 import { createClient } from "../rpc/client.ts";
 import { RpcServer } from "../rpc/server.ts";
 import { runChain, type TaskContext } from "../runtime/task.ts";
@@ -33,6 +34,8 @@ export interface TaskManagerOptions {
   readonly storageDir: string | undefined;
   /** Bind address, e.g. "127.0.0.1". */
   readonly rpcHost: string;
+  /** Host published to other processes; default rpcHost, or this machine's hostname for a wildcard bind. */
+  readonly advertisedHost?: string | undefined;
   /** 0 = any free port. */
   readonly rpcPort: number;
   readonly slots: number;
@@ -164,7 +167,7 @@ export class TaskManager {
         deployTask: (request, callOptions) => executor.deployTask(request, callOptions),
         cancelTask: (request, callOptions) => executor.cancelTask(request, callOptions),
       });
-      const address = await server.start();
+      const address = advertisedAddress(await server.start(), options.advertisedHost);
       this.bound = address;
       interrupted();
       this.connection = new LeaderConnection({

@@ -169,8 +169,9 @@ export function processContract(fixture: () => ProcessFixture): void {
     it("a coordinator restart well inside the deadline costs the leader nothing: no revoke, same epoch", async () => {
       // The leader tolerates an outage of TTL − margin − one watchdog period: about 1.3 s on etcd at TTL 2 s,
       // but only TTL/3 on ZooKeeper (margin and watchdog period are each a third of the session), which a
-      // ZooKeeper restart does not reliably fit into at 2 s. A 6 s TTL gives every backend room for it.
-      const ttl = 6;
+      // ZooKeeper restart does not reliably fit into at 2 s. A 9 s TTL tolerates 3 s on every backend; a
+      // restart on a loaded 2-core machine took up to 1.4 s.
+      const ttl = 9;
       const f = fixture();
       const cluster = freshClusterId("blip");
       const a = spawn(elect(f, f.cluster.endpoints, cluster, "a", ["--ttl", String(ttl)]));
@@ -183,7 +184,8 @@ export function processContract(fixture: () => ProcessFixture): void {
       await f.cluster.restart(0);
       const downMs = performance.now() - t0;
       await sleep((ttl + 1) * 1000);
-      expect(downMs).toBeLessThan((ttl * 1000) / 6);
+      // The outage must fit well inside what the leader tolerates, or the test proves nothing.
+      expect(downMs).toBeLessThan(((ttl * 1000) / 3) * 0.75);
       expect(a.events.filter((e) => e["event"] === "revoked")).toEqual([]);
       expect(leading(a)).toBe(true);
       expect(b.events.filter(isGrant)).toEqual([]);

@@ -158,6 +158,8 @@ export function describeJobs(backend: "etcd" | "zookeeper"): void {
 
     it("a leader frozen past its TTL wakes deposed: it commands nothing, and no TaskManager runs anything of its epoch", async () => {
       const frozen = leader;
+      // Nothing in flight: a deploy sent before the freeze may legitimately complete after it.
+      await frozen.member.proc.waitForEvent(isState("always-on", "RUNNING", frozen.epoch), 15_000);
       const mark = frozen.member.proc.events.length;
       const tmMarks = cluster.taskmanagers.map((m) => m.proc.events.length);
       frozen.member.proc.pause();

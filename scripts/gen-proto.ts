@@ -89,34 +89,43 @@ function generateServices(files: string[], services: protobuf.Service[]): string
   const used = new Set<string>();
   for (const svc of services)
     for (const m of svc.methodsArray) {
-      if (m.requestStream || m.responseStream)
-        throw new Error(`${svc.fullName}.${m.name}: streaming RPCs are not generated yet`);
       used.add(m.resolvedRequestType!.name);
       used.add(m.resolvedResponseType!.name);
     }
   out.push('import type { CallOptions } from "../rpc/call.ts";');
   out.push(`import { codecs, type ${[...used].sort().join(", type ")} } from "./records.ts";`);
   out.push("");
+  const entry = (svc: protobuf.Service, m: protobuf.Method, streaming: boolean): string =>
+    `  ${lowerFirst(m.name)}: { path: "/${svc.fullName.slice(1)}/${m.name}", request: codecs.${m.resolvedRequestType!.name}, response: codecs.${m.resolvedResponseType!.name}${streaming ? `, requestStream: ${Boolean(m.requestStream)}, responseStream: ${Boolean(m.responseStream)}` : ""} },`;
   for (const svc of services) {
-    const pkgName = svc.fullName.slice(1);
+    const unary = svc.methodsArray.filter((m) => !m.requestStream && !m.responseStream);
+    const streams = svc.methodsArray.filter((m) => m.requestStream || m.responseStream);
     if (svc.comment) out.push(...svc.comment.split("\n").map((l) => `// ${l}`));
-    out.push(`export interface ${svc.name}Service {`);
-    for (const m of svc.methodsArray) {
-      if (m.comment) out.push(`  /** ${m.comment.replace(/\n/g, " ")} */`);
-      out.push(
-        `  ${lowerFirst(m.name)}(request: ${m.resolvedRequestType!.name}, options?: CallOptions): Promise<${m.resolvedResponseType!.name}>;`,
-      );
+    if (unary.length > 0) {
+      out.push(`export interface ${svc.name}Service {`);
+      for (const m of unary) {
+        if (m.comment) out.push(`  /** ${m.comment.replace(/\n/g, " ")} */`);
+        out.push(
+          `  ${lowerFirst(m.name)}(request: ${m.resolvedRequestType!.name}, options?: CallOptions): Promise<${m.resolvedResponseType!.name}>;`,
+        );
+      }
+      out.push("}");
+      out.push("");
+      out.push(`export const ${svc.name}Methods = {`);
+      for (const m of unary) out.push(entry(svc, m, false));
+      out.push("} as const;");
+      out.push("");
     }
-    out.push("}");
-    out.push("");
-    out.push(`export const ${svc.name}Methods = {`);
-    for (const m of svc.methodsArray) {
-      out.push(
-        `  ${lowerFirst(m.name)}: { path: "/${pkgName}/${m.name}", request: codecs.${m.resolvedRequestType!.name}, response: codecs.${m.resolvedResponseType!.name} },`,
-      );
+    if (streams.length > 0) {
+      // Streaming RPCs have no promise-shaped interface; src/rpc/ serves and calls them from this table.
+      out.push(`export const ${svc.name}StreamingMethods = {`);
+      for (const m of streams) {
+        if (m.comment) out.push(`  /** ${m.comment.replace(/\n/g, " ")} */`);
+        out.push(entry(svc, m, true));
+      }
+      out.push("} as const;");
+      out.push("");
     }
-    out.push("} as const;");
-    out.push("");
   }
   return out.join("\n");
 }

@@ -2,6 +2,7 @@
 //   proto/vigil/ha/v1/records.proto
 //   proto/vigil/rpc/v1/common.proto
 //   proto/vigil/rpc/v1/dispatcher.proto
+//   proto/vigil/rpc/v1/exchange.proto
 //   proto/vigil/rpc/v1/resource_manager.proto
 //   proto/vigil/rpc/v1/task_executor.proto
 // Do not edit: run `npm run gen`.
@@ -98,6 +99,22 @@ export interface TaskManagerRegistry {
   taskLeaseMs: number;
 }
 
+export interface CheckpointMetadata {
+  version: number;
+  jobId: string;
+  checkpointId: bigint;
+  triggeredAtMs: bigint;
+  savepoint: boolean;
+  states: OperatorSubtaskState[];
+}
+
+export interface OperatorSubtaskState {
+  operatorUid: string;
+  subtask: number;
+  parallelism: number;
+  state?: BlobRef;
+}
+
 export interface LeaderAddress {
   name: string;
   address: string;
@@ -179,6 +196,45 @@ export interface ClusterOverview {
 export interface GetLeaderRequest {
 }
 
+export interface PartitionRequest {
+  producerExecutionId: string;
+  downstreamVertex: string;
+  subpartition: number;
+  initialCredit: number;
+  epoch: bigint;
+}
+
+export interface Credit {
+  buffers: number;
+}
+
+export interface ConsumerMessage {
+  request?: PartitionRequest;
+  credit?: Credit;
+}
+
+export interface ProducerMessage {
+  buffer: Uint8Array;
+}
+
+export interface CheckpointAck {
+  taskmanagerId: string;
+  registrationId: string;
+  epoch: bigint;
+  executionId: string;
+  checkpointId: bigint;
+  states: OperatorSubtaskState[];
+}
+
+export interface CheckpointDecline {
+  taskmanagerId: string;
+  registrationId: string;
+  epoch: bigint;
+  executionId: string;
+  checkpointId: bigint;
+  reason: string;
+}
+
 export interface TaskStatus {
   executionId: string;
   state: ExecutionState;
@@ -233,6 +289,47 @@ export interface TaskDescriptor {
   chain: JobVertex[];
   slot: number;
   epoch: bigint;
+  inputs: InputGateDescriptor[];
+  outputs: OutputDescriptor[];
+  restore: OperatorSubtaskState[];
+  restoredCheckpointId: bigint;
+}
+
+export interface ProducerLocation {
+  executionId: string;
+  taskmanagerAddress: string;
+  subtask: number;
+}
+
+export interface InputGateDescriptor {
+  upstreamVertex: string;
+  targetVertex: string;
+  partitioning: Partitioning;
+  producers: ProducerLocation[];
+}
+
+export interface OutputDescriptor {
+  sourceVertex: string;
+  downstreamVertex: string;
+  partitioning: Partitioning;
+  consumers: number;
+}
+
+export interface TriggerCheckpointRequest {
+  epoch: bigint;
+  executionId: string;
+  checkpointId: bigint;
+  timestampMs: bigint;
+  savepoint: boolean;
+}
+
+export interface CheckpointNotification {
+  epoch: bigint;
+  executionId: string;
+  checkpointId: bigint;
+}
+
+export interface CheckpointCommandResponse {
 }
 
 export interface DeployTaskRequest {
@@ -515,6 +612,55 @@ export const descriptor = {
                       "id": 3
                     }
                   }
+                },
+                "CheckpointMetadata": {
+                  "fields": {
+                    "version": {
+                      "type": "uint32",
+                      "id": 1
+                    },
+                    "jobId": {
+                      "type": "string",
+                      "id": 2
+                    },
+                    "checkpointId": {
+                      "type": "uint64",
+                      "id": 3
+                    },
+                    "triggeredAtMs": {
+                      "type": "int64",
+                      "id": 4
+                    },
+                    "savepoint": {
+                      "type": "bool",
+                      "id": 5
+                    },
+                    "states": {
+                      "rule": "repeated",
+                      "type": "OperatorSubtaskState",
+                      "id": 6
+                    }
+                  }
+                },
+                "OperatorSubtaskState": {
+                  "fields": {
+                    "operatorUid": {
+                      "type": "string",
+                      "id": 1
+                    },
+                    "subtask": {
+                      "type": "uint32",
+                      "id": 2
+                    },
+                    "parallelism": {
+                      "type": "uint32",
+                      "id": 3
+                    },
+                    "state": {
+                      "type": "BlobRef",
+                      "id": 4
+                    }
+                  }
                 }
               }
             }
@@ -780,6 +926,76 @@ export const descriptor = {
                 "GetLeaderRequest": {
                   "fields": {}
                 },
+                "DataExchange": {
+                  "methods": {
+                    "ReadPartition": {
+                      "requestType": "ConsumerMessage",
+                      "requestStream": true,
+                      "responseType": "ProducerMessage",
+                      "responseStream": true
+                    }
+                  }
+                },
+                "PartitionRequest": {
+                  "fields": {
+                    "producerExecutionId": {
+                      "type": "string",
+                      "id": 1
+                    },
+                    "downstreamVertex": {
+                      "type": "string",
+                      "id": 2
+                    },
+                    "subpartition": {
+                      "type": "uint32",
+                      "id": 3
+                    },
+                    "initialCredit": {
+                      "type": "uint32",
+                      "id": 4
+                    },
+                    "epoch": {
+                      "type": "uint64",
+                      "id": 5
+                    }
+                  }
+                },
+                "Credit": {
+                  "fields": {
+                    "buffers": {
+                      "type": "uint32",
+                      "id": 1
+                    }
+                  }
+                },
+                "ConsumerMessage": {
+                  "oneofs": {
+                    "kind": {
+                      "oneof": [
+                        "request",
+                        "credit"
+                      ]
+                    }
+                  },
+                  "fields": {
+                    "request": {
+                      "type": "PartitionRequest",
+                      "id": 1
+                    },
+                    "credit": {
+                      "type": "Credit",
+                      "id": 2
+                    }
+                  }
+                },
+                "ProducerMessage": {
+                  "fields": {
+                    "buffer": {
+                      "type": "bytes",
+                      "id": 1
+                    }
+                  }
+                },
                 "ResourceManager": {
                   "methods": {
                     "RegisterTaskManager": {
@@ -793,6 +1009,71 @@ export const descriptor = {
                     "UpdateTaskState": {
                       "requestType": "TaskStateUpdate",
                       "responseType": "TaskStateAck"
+                    },
+                    "AcknowledgeCheckpoint": {
+                      "requestType": "CheckpointAck",
+                      "responseType": "TaskStateAck"
+                    },
+                    "DeclineCheckpoint": {
+                      "requestType": "CheckpointDecline",
+                      "responseType": "TaskStateAck"
+                    }
+                  }
+                },
+                "CheckpointAck": {
+                  "fields": {
+                    "taskmanagerId": {
+                      "type": "string",
+                      "id": 1
+                    },
+                    "registrationId": {
+                      "type": "string",
+                      "id": 2
+                    },
+                    "epoch": {
+                      "type": "uint64",
+                      "id": 3
+                    },
+                    "executionId": {
+                      "type": "string",
+                      "id": 4
+                    },
+                    "checkpointId": {
+                      "type": "uint64",
+                      "id": 5
+                    },
+                    "states": {
+                      "rule": "repeated",
+                      "type": "vigil.ha.v1.OperatorSubtaskState",
+                      "id": 6
+                    }
+                  }
+                },
+                "CheckpointDecline": {
+                  "fields": {
+                    "taskmanagerId": {
+                      "type": "string",
+                      "id": 1
+                    },
+                    "registrationId": {
+                      "type": "string",
+                      "id": 2
+                    },
+                    "epoch": {
+                      "type": "uint64",
+                      "id": 3
+                    },
+                    "executionId": {
+                      "type": "string",
+                      "id": 4
+                    },
+                    "checkpointId": {
+                      "type": "uint64",
+                      "id": 5
+                    },
+                    "reason": {
+                      "type": "string",
+                      "id": 6
                     }
                   }
                 },
@@ -929,6 +1210,18 @@ export const descriptor = {
                     "CancelTask": {
                       "requestType": "CancelTaskRequest",
                       "responseType": "CancelTaskResponse"
+                    },
+                    "TriggerCheckpoint": {
+                      "requestType": "TriggerCheckpointRequest",
+                      "responseType": "CheckpointCommandResponse"
+                    },
+                    "NotifyCheckpointComplete": {
+                      "requestType": "CheckpointNotification",
+                      "responseType": "CheckpointCommandResponse"
+                    },
+                    "AbortCheckpoint": {
+                      "requestType": "CheckpointNotification",
+                      "responseType": "CheckpointCommandResponse"
                     }
                   }
                 },
@@ -966,8 +1259,127 @@ export const descriptor = {
                     "epoch": {
                       "type": "uint64",
                       "id": 8
+                    },
+                    "inputs": {
+                      "rule": "repeated",
+                      "type": "InputGateDescriptor",
+                      "id": 9
+                    },
+                    "outputs": {
+                      "rule": "repeated",
+                      "type": "OutputDescriptor",
+                      "id": 10
+                    },
+                    "restore": {
+                      "rule": "repeated",
+                      "type": "vigil.ha.v1.OperatorSubtaskState",
+                      "id": 11
+                    },
+                    "restoredCheckpointId": {
+                      "type": "uint64",
+                      "id": 12
                     }
                   }
+                },
+                "ProducerLocation": {
+                  "fields": {
+                    "executionId": {
+                      "type": "string",
+                      "id": 1
+                    },
+                    "taskmanagerAddress": {
+                      "type": "string",
+                      "id": 2
+                    },
+                    "subtask": {
+                      "type": "uint32",
+                      "id": 3
+                    }
+                  }
+                },
+                "InputGateDescriptor": {
+                  "fields": {
+                    "upstreamVertex": {
+                      "type": "string",
+                      "id": 1
+                    },
+                    "targetVertex": {
+                      "type": "string",
+                      "id": 2
+                    },
+                    "partitioning": {
+                      "type": "vigil.ha.v1.Partitioning",
+                      "id": 3
+                    },
+                    "producers": {
+                      "rule": "repeated",
+                      "type": "ProducerLocation",
+                      "id": 4
+                    }
+                  }
+                },
+                "OutputDescriptor": {
+                  "fields": {
+                    "sourceVertex": {
+                      "type": "string",
+                      "id": 1
+                    },
+                    "downstreamVertex": {
+                      "type": "string",
+                      "id": 2
+                    },
+                    "partitioning": {
+                      "type": "vigil.ha.v1.Partitioning",
+                      "id": 3
+                    },
+                    "consumers": {
+                      "type": "uint32",
+                      "id": 4
+                    }
+                  }
+                },
+                "TriggerCheckpointRequest": {
+                  "fields": {
+                    "epoch": {
+                      "type": "uint64",
+                      "id": 1
+                    },
+                    "executionId": {
+                      "type": "string",
+                      "id": 2
+                    },
+                    "checkpointId": {
+                      "type": "uint64",
+                      "id": 3
+                    },
+                    "timestampMs": {
+                      "type": "int64",
+                      "id": 4
+                    },
+                    "savepoint": {
+                      "type": "bool",
+                      "id": 5
+                    }
+                  }
+                },
+                "CheckpointNotification": {
+                  "fields": {
+                    "epoch": {
+                      "type": "uint64",
+                      "id": 1
+                    },
+                    "executionId": {
+                      "type": "string",
+                      "id": 2
+                    },
+                    "checkpointId": {
+                      "type": "uint64",
+                      "id": 3
+                    }
+                  }
+                },
+                "CheckpointCommandResponse": {
+                  "fields": {}
                 },
                 "DeployTaskRequest": {
                   "fields": {
@@ -1028,6 +1440,8 @@ export const codecs = {
   CheckpointCounter: messageCodec<CheckpointCounter>(descriptor, "vigil.ha.v1.CheckpointCounter"),
   JobResult: messageCodec<JobResult>(descriptor, "vigil.ha.v1.JobResult"),
   TaskManagerRegistry: messageCodec<TaskManagerRegistry>(descriptor, "vigil.ha.v1.TaskManagerRegistry"),
+  CheckpointMetadata: messageCodec<CheckpointMetadata>(descriptor, "vigil.ha.v1.CheckpointMetadata"),
+  OperatorSubtaskState: messageCodec<OperatorSubtaskState>(descriptor, "vigil.ha.v1.OperatorSubtaskState"),
   LeaderAddress: messageCodec<LeaderAddress>(descriptor, "vigil.rpc.v1.LeaderAddress"),
   SubmitJobRequest: messageCodec<SubmitJobRequest>(descriptor, "vigil.rpc.v1.SubmitJobRequest"),
   SubmitJobResponse: messageCodec<SubmitJobResponse>(descriptor, "vigil.rpc.v1.SubmitJobResponse"),
@@ -1043,6 +1457,12 @@ export const codecs = {
   TaskManagerSummary: messageCodec<TaskManagerSummary>(descriptor, "vigil.rpc.v1.TaskManagerSummary"),
   ClusterOverview: messageCodec<ClusterOverview>(descriptor, "vigil.rpc.v1.ClusterOverview"),
   GetLeaderRequest: messageCodec<GetLeaderRequest>(descriptor, "vigil.rpc.v1.GetLeaderRequest"),
+  PartitionRequest: messageCodec<PartitionRequest>(descriptor, "vigil.rpc.v1.PartitionRequest"),
+  Credit: messageCodec<Credit>(descriptor, "vigil.rpc.v1.Credit"),
+  ConsumerMessage: messageCodec<ConsumerMessage>(descriptor, "vigil.rpc.v1.ConsumerMessage"),
+  ProducerMessage: messageCodec<ProducerMessage>(descriptor, "vigil.rpc.v1.ProducerMessage"),
+  CheckpointAck: messageCodec<CheckpointAck>(descriptor, "vigil.rpc.v1.CheckpointAck"),
+  CheckpointDecline: messageCodec<CheckpointDecline>(descriptor, "vigil.rpc.v1.CheckpointDecline"),
   TaskStatus: messageCodec<TaskStatus>(descriptor, "vigil.rpc.v1.TaskStatus"),
   RegisterTaskManagerRequest: messageCodec<RegisterTaskManagerRequest>(descriptor, "vigil.rpc.v1.RegisterTaskManagerRequest"),
   RegisterTaskManagerResponse: messageCodec<RegisterTaskManagerResponse>(descriptor, "vigil.rpc.v1.RegisterTaskManagerResponse"),
@@ -1051,6 +1471,12 @@ export const codecs = {
   TaskStateUpdate: messageCodec<TaskStateUpdate>(descriptor, "vigil.rpc.v1.TaskStateUpdate"),
   TaskStateAck: messageCodec<TaskStateAck>(descriptor, "vigil.rpc.v1.TaskStateAck"),
   TaskDescriptor: messageCodec<TaskDescriptor>(descriptor, "vigil.rpc.v1.TaskDescriptor"),
+  ProducerLocation: messageCodec<ProducerLocation>(descriptor, "vigil.rpc.v1.ProducerLocation"),
+  InputGateDescriptor: messageCodec<InputGateDescriptor>(descriptor, "vigil.rpc.v1.InputGateDescriptor"),
+  OutputDescriptor: messageCodec<OutputDescriptor>(descriptor, "vigil.rpc.v1.OutputDescriptor"),
+  TriggerCheckpointRequest: messageCodec<TriggerCheckpointRequest>(descriptor, "vigil.rpc.v1.TriggerCheckpointRequest"),
+  CheckpointNotification: messageCodec<CheckpointNotification>(descriptor, "vigil.rpc.v1.CheckpointNotification"),
+  CheckpointCommandResponse: messageCodec<CheckpointCommandResponse>(descriptor, "vigil.rpc.v1.CheckpointCommandResponse"),
   DeployTaskRequest: messageCodec<DeployTaskRequest>(descriptor, "vigil.rpc.v1.DeployTaskRequest"),
   DeployTaskResponse: messageCodec<DeployTaskResponse>(descriptor, "vigil.rpc.v1.DeployTaskResponse"),
   CancelTaskRequest: messageCodec<CancelTaskRequest>(descriptor, "vigil.rpc.v1.CancelTaskRequest"),

@@ -2,12 +2,13 @@
 //   proto/vigil/ha/v1/records.proto
 //   proto/vigil/rpc/v1/common.proto
 //   proto/vigil/rpc/v1/dispatcher.proto
+//   proto/vigil/rpc/v1/exchange.proto
 //   proto/vigil/rpc/v1/resource_manager.proto
 //   proto/vigil/rpc/v1/task_executor.proto
 // Do not edit: run `npm run gen`.
 
 import type { CallOptions } from "../rpc/call.ts";
-import { codecs, type CancelJobRequest, type CancelJobResponse, type CancelTaskRequest, type CancelTaskResponse, type ClusterOverview, type ClusterOverviewRequest, type DeployTaskRequest, type DeployTaskResponse, type GetJobRequest, type GetLeaderRequest, type HeartbeatResponse, type JobDetails, type LeaderAddress, type ListJobsRequest, type ListJobsResponse, type RegisterTaskManagerRequest, type RegisterTaskManagerResponse, type SubmitJobRequest, type SubmitJobResponse, type TaskManagerHeartbeat, type TaskStateAck, type TaskStateUpdate } from "./records.ts";
+import { codecs, type CancelJobRequest, type CancelJobResponse, type CancelTaskRequest, type CancelTaskResponse, type CheckpointAck, type CheckpointCommandResponse, type CheckpointDecline, type CheckpointNotification, type ClusterOverview, type ClusterOverviewRequest, type ConsumerMessage, type DeployTaskRequest, type DeployTaskResponse, type GetJobRequest, type GetLeaderRequest, type HeartbeatResponse, type JobDetails, type LeaderAddress, type ListJobsRequest, type ListJobsResponse, type ProducerMessage, type RegisterTaskManagerRequest, type RegisterTaskManagerResponse, type SubmitJobRequest, type SubmitJobResponse, type TaskManagerHeartbeat, type TaskStateAck, type TaskStateUpdate, type TriggerCheckpointRequest } from "./records.ts";
 
 export interface DispatcherService {
   /** Stores the JobGraph (fenced) and answers only once it is durable. Idempotent on the job id: the same graph again answers already_submitted; a different graph under a used id, or a job that already has a result, is ALREADY_EXISTS. Invalid graphs are INVALID_ARGUMENT errors that name the problem; nothing is stored. */
@@ -33,6 +34,11 @@ export const DispatcherMethods = {
   getLeader: { path: "/vigil.rpc.v1.Dispatcher/GetLeader", request: codecs.GetLeaderRequest, response: codecs.LeaderAddress },
 } as const;
 
+export const DataExchangeStreamingMethods = {
+  /** First consumer message: a PartitionRequest; then Credit messages. Producer messages: Buffers. */
+  readPartition: { path: "/vigil.rpc.v1.DataExchange/ReadPartition", request: codecs.ConsumerMessage, response: codecs.ProducerMessage, requestStream: true, responseStream: true },
+} as const;
+
 export interface ResourceManagerService {
   /** Registers (or re-registers) a TaskManager with the leader of `epoch`. NOT_LEADER from a standby; STALE_FENCE when `epoch` is not the leader's. A new registration replaces an older one of the same id. */
   registerTaskManager(request: RegisterTaskManagerRequest, options?: CallOptions): Promise<RegisterTaskManagerResponse>;
@@ -40,12 +46,18 @@ export interface ResourceManagerService {
   heartbeat(request: TaskManagerHeartbeat, options?: CallOptions): Promise<HeartbeatResponse>;
   /** A task changed state (running, finished, failed, canceled). Also repeated in every heartbeat. */
   updateTaskState(request: TaskStateUpdate, options?: CallOptions): Promise<TaskStateAck>;
+  /** A task snapshotted its state for a checkpoint (after the barrier passed it). Acks of an old epoch or an unknown checkpoint are ignored. */
+  acknowledgeCheckpoint(request: CheckpointAck, options?: CallOptions): Promise<TaskStateAck>;
+  /** A task could not take part in a checkpoint; the coordinator aborts it. */
+  declineCheckpoint(request: CheckpointDecline, options?: CallOptions): Promise<TaskStateAck>;
 }
 
 export const ResourceManagerMethods = {
   registerTaskManager: { path: "/vigil.rpc.v1.ResourceManager/RegisterTaskManager", request: codecs.RegisterTaskManagerRequest, response: codecs.RegisterTaskManagerResponse },
   heartbeat: { path: "/vigil.rpc.v1.ResourceManager/Heartbeat", request: codecs.TaskManagerHeartbeat, response: codecs.HeartbeatResponse },
   updateTaskState: { path: "/vigil.rpc.v1.ResourceManager/UpdateTaskState", request: codecs.TaskStateUpdate, response: codecs.TaskStateAck },
+  acknowledgeCheckpoint: { path: "/vigil.rpc.v1.ResourceManager/AcknowledgeCheckpoint", request: codecs.CheckpointAck, response: codecs.TaskStateAck },
+  declineCheckpoint: { path: "/vigil.rpc.v1.ResourceManager/DeclineCheckpoint", request: codecs.CheckpointDecline, response: codecs.TaskStateAck },
 } as const;
 
 export interface TaskExecutorService {
@@ -53,9 +65,18 @@ export interface TaskExecutorService {
   deployTask(request: DeployTaskRequest, options?: CallOptions): Promise<DeployTaskResponse>;
   /** Cancels a task; answers once it has stopped. Cancelling an unknown execution answers CANCELED. */
   cancelTask(request: CancelTaskRequest, options?: CallOptions): Promise<CancelTaskResponse>;
+  /** Asks a source task to inject the barrier of a checkpoint (or savepoint). The task acknowledges through ResourceManager.AcknowledgeCheckpoint (or declines) once it has snapshotted its state. */
+  triggerCheckpoint(request: TriggerCheckpointRequest, options?: CallOptions): Promise<CheckpointCommandResponse>;
+  /** The checkpoint is complete (its pointer is stored): sinks commit its transactions. Idempotent. */
+  notifyCheckpointComplete(request: CheckpointNotification, options?: CallOptions): Promise<CheckpointCommandResponse>;
+  /** The checkpoint will never complete: drop what was prepared for it. Idempotent. */
+  abortCheckpoint(request: CheckpointNotification, options?: CallOptions): Promise<CheckpointCommandResponse>;
 }
 
 export const TaskExecutorMethods = {
   deployTask: { path: "/vigil.rpc.v1.TaskExecutor/DeployTask", request: codecs.DeployTaskRequest, response: codecs.DeployTaskResponse },
   cancelTask: { path: "/vigil.rpc.v1.TaskExecutor/CancelTask", request: codecs.CancelTaskRequest, response: codecs.CancelTaskResponse },
+  triggerCheckpoint: { path: "/vigil.rpc.v1.TaskExecutor/TriggerCheckpoint", request: codecs.TriggerCheckpointRequest, response: codecs.CheckpointCommandResponse },
+  notifyCheckpointComplete: { path: "/vigil.rpc.v1.TaskExecutor/NotifyCheckpointComplete", request: codecs.CheckpointNotification, response: codecs.CheckpointCommandResponse },
+  abortCheckpoint: { path: "/vigil.rpc.v1.TaskExecutor/AbortCheckpoint", request: codecs.CheckpointNotification, response: codecs.CheckpointCommandResponse },
 } as const;

@@ -143,6 +143,11 @@ export class ExecutionAttempt {
         parallelism: e.plan.parallelism,
         attempt: this.options.attempt,
         chain: [...e.plan.vertices],
+        // Chains without data exchange or checkpoints (issue 3's runtime): nothing to connect or restore.
+        inputs: [],
+        outputs: [],
+        restore: [],
+        restoredCheckpointId: 0n,
       });
       e.deployed = true;
       this.changed.notify();

@@ -25,6 +25,10 @@ const task = (executionId: string): Omit<TaskDescriptor, "slot" | "epoch"> => ({
   parallelism: 1,
   attempt: 0,
   chain: [],
+  inputs: [],
+  outputs: [],
+  restore: [],
+  restoredCheckpointId: 0n,
 });
 
 /** A leader's resource manager with one registered TaskManager (one slot) that never heartbeats. */
@@ -53,6 +57,9 @@ async function withOneTaskManager(client: Partial<TaskExecutorClient>) {
     connect: () => ({
       deployTask: async () => ({}),
       cancelTask: async () => ({ state: "EXECUTION_STATE_CANCELED" }),
+      triggerCheckpoint: async () => ({}),
+      notifyCheckpointComplete: async () => ({}),
+      abortCheckpoint: async () => ({}),
       close: () => {},
       ...client,
     }),

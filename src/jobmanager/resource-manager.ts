@@ -10,6 +10,8 @@ import { InvalidArgumentError, NotLeaderError, StaleFenceError, UnavailableError
 import type { EventSink } from "../common/events.ts";
 import type { Logger } from "../common/logger.ts";
 import type {
+  CheckpointAck,
+  CheckpointDecline,
   ExecutionState,
   HeartbeatResponse,
   RegisterTaskManagerRequest,
@@ -41,7 +43,16 @@ export interface ResourceManagerOptions {
   readonly logger: Logger;
   /** A TaskManager registered, or slots became free: waiting jobs may proceed. */
   readonly onResourcesChanged: () => void;
+  /**
+   * A checkpoint ack or decline from a registered TaskManager of this epoch, for the job's checkpoint
+   * coordinator. Without one they are dropped, as acks of an unknown checkpoint are.
+   */
+  readonly onCheckpointMessage?: (message: CheckpointMessage) => void;
 }
+
+export type CheckpointMessage =
+  | { readonly kind: "ack"; readonly ack: CheckpointAck }
+  | { readonly kind: "decline"; readonly decline: CheckpointDecline };
 
 export class ResourceManager implements ResourceManagerService {
   private readonly session: LeaderSession;
@@ -148,6 +159,20 @@ export class ResourceManager implements ResourceManagerService {
     // heartbeat and registers again.
     if (r && request.task && this.slots.report(r.registrationId, request.task))
       this.options.onResourcesChanged();
+    return {};
+  }
+
+  async acknowledgeCheckpoint(request: CheckpointAck): Promise<TaskStateAck> {
+    this.assertActive();
+    if (this.registrationOf(request.taskmanagerId, request.registrationId, request.epoch))
+      this.options.onCheckpointMessage?.({ kind: "ack", ack: request });
+    return {};
+  }
+
+  async declineCheckpoint(request: CheckpointDecline): Promise<TaskStateAck> {
+    this.assertActive();
+    if (this.registrationOf(request.taskmanagerId, request.registrationId, request.epoch))
+      this.options.onCheckpointMessage?.({ kind: "decline", decline: request });
     return {};
   }
 
@@ -331,5 +356,7 @@ export function resourceManagerEndpoint(current: () => ResourceManager): Resourc
     registerTaskManager: async (request) => current().registerTaskManager(request),
     heartbeat: async (request) => current().heartbeat(request),
     updateTaskState: async (request) => current().updateTaskState(request),
+    acknowledgeCheckpoint: async (request) => current().acknowledgeCheckpoint(request),
+    declineCheckpoint: async (request) => current().declineCheckpoint(request),
   };
 }

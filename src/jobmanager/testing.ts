@@ -9,6 +9,7 @@ import type { HaConfig } from "../config/ha-config.ts";
 import type {
   CancelTaskRequest,
   CancelTaskResponse,
+  CheckpointCommandResponse,
   DeployTaskRequest,
   DeployTaskResponse,
   ExecutionState,
@@ -133,6 +134,19 @@ export class FakeTaskManager implements TaskExecutorService {
     if (!t) return { state: "EXECUTION_STATE_CANCELED" };
     if (!isTerminal(t.state)) void this.setState(request.executionId, "EXECUTION_STATE_CANCELED", "");
     return { state: t.state };
+  }
+
+  /** Fake tasks take no part in checkpoints (nothing triggers them yet). */
+  async triggerCheckpoint(): Promise<CheckpointCommandResponse> {
+    return {};
+  }
+
+  async notifyCheckpointComplete(): Promise<CheckpointCommandResponse> {
+    return {};
+  }
+
+  async abortCheckpoint(): Promise<CheckpointCommandResponse> {
+    return {};
   }
 
   private receive(kind: FakeCommand["kind"], epoch: bigint, executionId: string): void {
@@ -342,6 +356,9 @@ export class TestCluster {
     return {
       deployTask: (request) => tm?.deployTask(request) ?? unreachable(),
       cancelTask: (request) => tm?.cancelTask(request) ?? unreachable(),
+      triggerCheckpoint: () => tm?.triggerCheckpoint() ?? unreachable(),
+      notifyCheckpointComplete: () => tm?.notifyCheckpointComplete() ?? unreachable(),
+      abortCheckpoint: () => tm?.abortCheckpoint() ?? unreachable(),
       close: () => {},
     };
   }

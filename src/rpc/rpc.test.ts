@@ -27,6 +27,13 @@ import { createClient, type RpcClient } from "./client.ts";
 import { ConnectionLostError } from "./errors.ts";
 import { RpcServer } from "./server.ts";
 
+/** The checkpoint commands of TaskExecutorService, answered trivially (these tests exercise deploy/cancel). */
+const noCheckpoints = {
+  triggerCheckpoint: async () => ({}),
+  notifyCheckpointComplete: async () => ({}),
+  abortCheckpoint: async () => ({}),
+};
+
 const logLines: string[] = [];
 const logger = createLogger("debug", {}, (line) => logLines.push(line));
 const open: Array<{ close(): void } | RpcServer> = [];
@@ -45,6 +52,7 @@ async function serve(
 ): Promise<{ server: RpcServer; client: RpcClient<TaskExecutorService>; address: string }> {
   const server = new RpcServer({ host: "127.0.0.1", port: 0, logger });
   const handler: TaskExecutorService = {
+    ...noCheckpoints,
     deployTask: async () => ({}),
     cancelTask: (request, options) => behaviour(request, options ?? {}),
   };
@@ -204,9 +212,12 @@ describe("RpcServer and createClient over loopback", () => {
       MethodTable<ResourceManagerService>,
       MethodTable<TaskExecutorService>,
     ] = [DispatcherMethods, ResourceManagerMethods, TaskExecutorMethods];
-    expect(tables.map((t) => Object.keys(t).length)).toEqual([6, 3, 2]);
+    expect(tables.map((t) => Object.keys(t).length)).toEqual([6, 5, 5]);
     class Executor implements TaskExecutorService {
       cancelled = 0;
+      triggerCheckpoint = noCheckpoints.triggerCheckpoint;
+      notifyCheckpointComplete = noCheckpoints.notifyCheckpointComplete;
+      abortCheckpoint = noCheckpoints.abortCheckpoint;
       async deployTask() {
         return {};
       }

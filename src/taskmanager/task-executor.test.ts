@@ -348,3 +348,41 @@ describe("TaskExecutor", () => {
     expect(fatal).toHaveLength(1);
   });
 });
+
+describe("TaskExecutor checkpoint commands", () => {
+  it("refuses a trigger for a task of this runtime, saying why; completion and abort are idempotent no-ops", async () => {
+    const { executor, deploy } = setup();
+    await deploy(0);
+    const executionId = "job1/source/0/1@5";
+    await expect(
+      executor.triggerCheckpoint({
+        epoch: 5n,
+        executionId,
+        checkpointId: 1n,
+        timestampMs: 0n,
+        savepoint: false,
+      }),
+    ).rejects.toThrow(/trigger checkpoint 1 of job1\/source\/0\/1@5: this task's operators do not take part/);
+    await expect(
+      executor.triggerCheckpoint({
+        epoch: 5n,
+        executionId: "nope",
+        checkpointId: 1n,
+        timestampMs: 0n,
+        savepoint: false,
+      }),
+    ).rejects.toThrow(/task nope on taskmanager tm-1: not found/);
+    expect(await executor.notifyCheckpointComplete({ epoch: 5n, executionId, checkpointId: 1n })).toEqual({});
+    expect(await executor.abortCheckpoint({ epoch: 5n, executionId, checkpointId: 1n })).toEqual({});
+  });
+
+  it("refuses checkpoint commands of a deposed leader with both epochs", async () => {
+    const { executor, events } = setup();
+    const stale = { epoch: 4n, executionId: "x", checkpointId: 1n };
+    await expect(executor.notifyCheckpointComplete(stale)).rejects.toBeInstanceOf(StaleEpochError);
+    await expect(executor.triggerCheckpoint({ ...stale, timestampMs: 0n, savepoint: false })).rejects.toThrow(
+      /epoch 4 is older than epoch 5/,
+    );
+    expect(events.of("command-rejected").map((e) => e["command"])).toEqual(["checkpoint", "checkpoint"]);
+  });
+});

@@ -5,17 +5,26 @@
 // deadline (cancellation-watchdog.ts); a task still running at it is a fatal error.
 
 import { monotonicNow } from "../common/clock.ts";
-import { CancelledError, describeCause, InvalidArgumentError, UnavailableError } from "../common/errors.ts";
+import {
+  CancelledError,
+  describeCause,
+  InvalidArgumentError,
+  NotFoundError,
+  UnavailableError,
+} from "../common/errors.ts";
 import type { EventSink, VigilEvent } from "../common/events.ts";
 import type { Logger } from "../common/logger.ts";
 import type {
   CancelTaskRequest,
   CancelTaskResponse,
+  CheckpointCommandResponse,
+  CheckpointNotification,
   DeployTaskRequest,
   DeployTaskResponse,
   ExecutionState,
   TaskDescriptor,
   TaskStatus,
+  TriggerCheckpointRequest,
 } from "../generated/records.ts";
 import type { TaskExecutorService } from "../generated/services.ts";
 import type { CallOptions } from "../rpc/call.ts";
@@ -174,6 +183,39 @@ export class TaskExecutor implements TaskExecutorService {
     return { state: task.state };
   }
 
+  /**
+   * Checkpoint commands (epoch-fenced like every command). The tasks of this runtime (issue 3's chains) take no
+   * part in checkpoints: a trigger is refused with an error that says so (the coordinator aborts that
+   * checkpoint); completion and abort notifications are idempotent and have nothing to do.
+   */
+  async triggerCheckpoint(request: TriggerCheckpointRequest): Promise<CheckpointCommandResponse> {
+    const what = `trigger checkpoint ${request.checkpointId} of ${request.executionId}`;
+    this.checkEpoch("checkpoint", request.executionId, request.epoch, what);
+    if (!this.tasks.has(request.executionId))
+      throw new NotFoundError(`task ${request.executionId} on taskmanager ${this.options.id}`);
+    throw new InvalidArgumentError(`${what}: this task's operators do not take part in checkpoints`);
+  }
+
+  async notifyCheckpointComplete(request: CheckpointNotification): Promise<CheckpointCommandResponse> {
+    this.checkEpoch(
+      "checkpoint",
+      request.executionId,
+      request.epoch,
+      `checkpoint ${request.checkpointId} complete`,
+    );
+    return {};
+  }
+
+  async abortCheckpoint(request: CheckpointNotification): Promise<CheckpointCommandResponse> {
+    this.checkEpoch(
+      "checkpoint",
+      request.executionId,
+      request.epoch,
+      `abort checkpoint ${request.checkpointId}`,
+    );
+    return {};
+  }
+
   /** True once tasks failed to stop by a cancellation deadline: this TaskManager must not take work again. */
   get failed(): boolean {
     return this.fatalError !== undefined;
@@ -242,7 +284,12 @@ export class TaskExecutor implements TaskExecutorService {
     throw new CancelledError(`${what}: refused: ${detail}`);
   }
 
-  private checkEpoch(command: "deploy" | "cancel", execution: string, epoch: bigint, what: string): void {
+  private checkEpoch(
+    command: "deploy" | "cancel" | "checkpoint",
+    execution: string,
+    epoch: bigint,
+    what: string,
+  ): void {
     try {
       this.options.fence.check(epoch, what);
     } catch (e: unknown) {

@@ -38,7 +38,14 @@ const ha: HaConfig = {
 
 function unreachable(address: string): ResourceManagerClient {
   const refuse = (): Promise<never> => Promise.reject(new UnavailableError(`${address}: nothing listens`));
-  return { registerTaskManager: refuse, heartbeat: refuse, updateTaskState: refuse, close: () => {} };
+  return {
+    registerTaskManager: refuse,
+    heartbeat: refuse,
+    updateTaskState: refuse,
+    acknowledgeCheckpoint: refuse,
+    declineCheckpoint: refuse,
+    close: () => {},
+  };
 }
 
 class Harness {

@@ -166,6 +166,9 @@ export class TaskManager {
       server.addService<TaskExecutorService>(TaskExecutorMethods, {
         deployTask: (request, callOptions) => executor.deployTask(request, callOptions),
         cancelTask: (request, callOptions) => executor.cancelTask(request, callOptions),
+        triggerCheckpoint: (request) => executor.triggerCheckpoint(request),
+        notifyCheckpointComplete: (request) => executor.notifyCheckpointComplete(request),
+        abortCheckpoint: (request) => executor.abortCheckpoint(request),
       });
       const address = advertisedAddress(await server.start(), options.advertisedHost);
       this.bound = address;

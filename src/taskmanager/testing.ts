@@ -5,6 +5,8 @@ import { monotonicNow } from "../common/clock.ts";
 import { NotLeaderError, StaleFenceError } from "../common/errors.ts";
 import type { Logger } from "../common/logger.ts";
 import type {
+  CheckpointAck,
+  CheckpointDecline,
   HeartbeatResponse,
   RegisterTaskManagerRequest,
   RegisterTaskManagerResponse,
@@ -82,6 +84,21 @@ export class FakeResourceManager implements ResourceManagerService {
   async updateTaskState(request: TaskStateUpdate, options?: CallOptions): Promise<TaskStateAck> {
     await this.gate(options);
     this.updates.push(request);
+    return {};
+  }
+
+  /** Recorded, not acted on: no checkpoint coordinator in this fake. */
+  readonly checkpointMessages: (CheckpointAck | CheckpointDecline)[] = [];
+
+  async acknowledgeCheckpoint(request: CheckpointAck, options?: CallOptions): Promise<TaskStateAck> {
+    await this.gate(options);
+    this.checkpointMessages.push(request);
+    return {};
+  }
+
+  async declineCheckpoint(request: CheckpointDecline, options?: CallOptions): Promise<TaskStateAck> {
+    await this.gate(options);
+    this.checkpointMessages.push(request);
     return {};
   }
 
@@ -181,6 +198,10 @@ export function taskDescriptor(job: string, subtask: number, epoch: bigint, slot
     jobId: job,
     executionId: `${job}/source/${subtask}/1@${epoch}`,
     epoch,
+    inputs: [],
+    outputs: [],
+    restore: [],
+    restoredCheckpointId: 0n,
     subtask,
     parallelism: 2,
     attempt: 1,

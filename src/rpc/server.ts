@@ -7,6 +7,7 @@ import {
   Server,
   ServerCredentials,
   type ServerUnaryCall,
+  type ServiceDefinition,
   type sendUnaryData,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
@@ -65,6 +66,17 @@ export class RpcServer {
       );
     }
     this.server.addService(definitions, implementation);
+  }
+
+  /**
+   * Registers a hand-built grpc-js service (streaming RPCs such as src/exchange's DataExchange) before start().
+   * Its handlers own their error mapping and cancellation; graceful shutdown waits for its open calls, so close
+   * the service's streams first.
+   */
+  addGrpcService(definition: ServiceDefinition, implementation: UntypedServiceImplementation): void {
+    if (this.state !== "created")
+      throw new LifecycleError("rpc server: addGrpcService() must be called before start()");
+    this.server.addService(definition, implementation);
   }
 
   /** Binds (port 0 = any free port); resolves with the bound address "host:port". Once only. */

@@ -1,0 +1,359 @@
+// The checkpoint coordinator of one running job, on the leader JobManager (Flink's CheckpointCoordinator).
+// It triggers checkpoints at the sources periodically (interval, min pause, max concurrent), collects every
+// task's acknowledgement, makes the checkpoint durable (completion.ts: metadata blob, then the fenced
+// pointer), then tells every task it completed so that sinks commit. Failed, declined and timed-out
+// checkpoints are aborted: the tasks are told and the states acknowledged so far are deleted.
+//
+// Fencing: ids come from the fenced CheckpointIdCounter and every action first checks the leader session;
+// the session ending stops the coordinator. Threading: everything runs on the event loop; store and file
+// work is tracked so that stop() resolves only once none of it is left.
+import { monotonicNow } from "../common/clock.ts";
+import {
+  CancelledError,
+  DeadlineExceededError,
+  describeCause,
+  InternalError,
+  LeadershipLostError,
+  LifecycleError,
+  StaleFenceError,
+  UnavailableError,
+} from "../common/errors.ts";
+import type { EventSink } from "../common/events.ts";
+import type { Logger } from "../common/logger.ts";
+import { SerialQueue } from "../common/serial-queue.ts";
+import type { CheckpointMetadata, OperatorSubtaskState } from "../generated/records.ts";
+import type { LeaderSession } from "../ha/leader-session.ts";
+import type { CheckpointIdCounter } from "../ha/stores/checkpoint-id-counter.ts";
+import type { CompletedCheckpointStore } from "../ha/stores/completed-checkpoint-store.ts";
+import type { FileBlobStore } from "../storage/blob-store.ts";
+import { CheckpointFiles } from "./checkpoint-files.ts";
+import { completeCheckpoint } from "./completion.ts";
+import type { CheckpointConfig } from "./config.ts";
+import { CheckpointFailureCounter } from "./failure-counter.ts";
+import type { CheckpointGateway, CheckpointTask } from "./gateway.ts";
+import { readLatestForRestore } from "./metadata.ts";
+import { PendingCheckpoint, type SavepointResult, stateRefs } from "./pending-checkpoint.ts";
+import { PeriodicTrigger } from "./periodic-trigger.ts";
+import { TaskMessenger } from "./task-messenger.ts";
+
+export type { CheckpointGateway, CheckpointTask } from "./gateway.ts";
+export type { SavepointResult } from "./pending-checkpoint.ts";
+
+export interface CheckpointCoordinatorOptions {
+  readonly jobId: string;
+  readonly session: LeaderSession;
+  readonly config: CheckpointConfig;
+  readonly counter: CheckpointIdCounter;
+  /** Constructed with `retain: config.retain`. */
+  readonly store: CompletedCheckpointStore;
+  readonly blobs: FileBlobStore;
+  /** The tasks of the current attempt once all run; empty while the job is not running. */
+  readonly tasks: () => readonly CheckpointTask[];
+  readonly gateway: CheckpointGateway;
+  readonly events: EventSink;
+  readonly logger: Logger;
+  /** More consecutive periodic checkpoints failed than config.tolerableFailures: fail the job. */
+  readonly onFailureThreshold?: (reason: string) => void;
+}
+
+type State = "created" | "running" | "stopped";
+
+/** Aborted ids remembered so that their late acknowledgements' states can be deleted. */
+const REMEMBERED_ABORTS = 256;
+
+export class CheckpointCoordinator {
+  private state: State = "created";
+  private readonly pending = new Map<bigint, PendingCheckpoint>();
+  private readonly aborted: bigint[] = [];
+  private readonly triggers = new SerialQueue();
+  private triggering = 0;
+  private readonly failures: CheckpointFailureCounter;
+  private readonly messenger: TaskMessenger;
+  private readonly periodic: PeriodicTrigger;
+  private readonly work = new Set<Promise<void>>();
+  private readonly files: CheckpointFiles;
+  private readonly logger: Logger;
+  private readonly onRevoke = (): void => void this.stop();
+
+  constructor(private readonly options: CheckpointCoordinatorOptions) {
+    this.logger = options.logger.child({ job: options.jobId });
+    this.files = new CheckpointFiles(options.jobId, options.store, options.blobs, this.logger);
+    this.messenger = new TaskMessenger(options.gateway, this.logger);
+    this.failures = new CheckpointFailureCounter(
+      options.config.tolerableFailures,
+      options.onFailureThreshold,
+      this.logger,
+    );
+    this.periodic = new PeriodicTrigger(options.config, {
+      ready: () => this.currentTasks().length > 0 && options.session.isValid(),
+      inFlight: () => this.triggering + this.pending.size,
+      fire: () => this.track(this.triggerPeriodic()),
+    });
+  }
+
+  /**
+   * Strictly reads the latest completed checkpoint's metadata for restore; undefined when there is none;
+   * throws (never falls back to an older one) when it cannot be read.
+   */
+  static latestForRestore(
+    store: CompletedCheckpointStore,
+    blobs: FileBlobStore,
+  ): Promise<CheckpointMetadata | undefined> {
+    return readLatestForRestore(store, blobs);
+  }
+
+  /** Starts periodic checkpoints (when config.intervalMs > 0). Once only; stops by itself when the session ends. */
+  start(): void {
+    if (this.state !== "created") {
+      throw new LifecycleError(`checkpoint coordinator of job ${this.options.jobId} was already started`);
+    }
+    this.state = "running";
+    const { signal } = this.options.session;
+    if (signal.aborted) {
+      void this.stop();
+      return;
+    }
+    signal.addEventListener("abort", this.onRevoke, { once: true });
+    this.periodic.start();
+  }
+
+  /**
+   * Stops triggering and aborts the pending checkpoints; a checkpoint already being written finishes, but no
+   * task hears of it. Resolves once no store or file work of this coordinator is left. Idempotent.
+   */
+  async stop(): Promise<void> {
+    if (this.state !== "stopped") {
+      this.state = "stopped";
+      this.periodic.stop();
+      this.options.session.signal.removeEventListener("abort", this.onRevoke);
+      for (const p of [...this.pending.values()]) {
+        const reason = "the checkpoint coordinator stopped";
+        this.abort(p, reason, new CancelledError(`${this.describe(p)}: ${reason}`), false);
+      }
+    }
+    while (this.work.size > 0) await Promise.all(this.work);
+  }
+
+  /**
+   * Takes a savepoint now (regardless of interval, min pause and max concurrent) and resolves once its
+   * metadata is written. Savepoints are not added to the completed-checkpoint store (never subsumed, never
+   * restored from automatically) and tasks are not notified of them, so sinks do not commit on them.
+   */
+  async triggerSavepoint(): Promise<SavepointResult> {
+    this.options.session.assertLeader();
+    const pending = await this.trigger(true);
+    return pending.result!;
+  }
+
+  /** A task's snapshot of `checkpointId`. Unknown and late acks are ignored, except that a late ack of an aborted checkpoint has its states deleted. */
+  acknowledge(executionId: string, checkpointId: bigint, states: readonly OperatorSubtaskState[]): void {
+    if (this.state !== "running") return;
+    const p = this.pending.get(checkpointId);
+    if (p === undefined || p.phase !== "pending") {
+      if (p === undefined && this.aborted.includes(checkpointId)) {
+        this.logger.info("late acknowledgement of an aborted checkpoint: deleting its states", {
+          checkpoint: checkpointId,
+          execution: executionId,
+        });
+        this.track(this.files.deleteUnreferenced(stateRefs(states), `aborted checkpoint ${checkpointId}`));
+      } else {
+        this.logger.debug("ignoring an acknowledgement", {
+          checkpoint: checkpointId,
+          execution: executionId,
+        });
+      }
+      return;
+    }
+    const result = p.acknowledge(executionId, states);
+    if (result.kind === "accepted") {
+      if (p.fullyAcknowledged) this.track(this.complete(p));
+    } else if (result.kind === "invalid") {
+      const reason = `task ${executionId} acknowledged unusable states: ${result.problem}`;
+      this.track(this.files.deleteUnreferenced(stateRefs(states), this.describe(p)));
+      this.abort(p, reason, new InternalError(`${this.describe(p)}: ${reason}`), true);
+    } else {
+      this.logger.debug(`ignoring a ${result.kind} acknowledgement`, {
+        checkpoint: checkpointId,
+        execution: executionId,
+      });
+    }
+  }
+
+  /** A task could not take part in `checkpointId`: it is aborted (unknown checkpoints and tasks are ignored). */
+  decline(executionId: string, checkpointId: bigint, reason: string): void {
+    if (this.state !== "running") return;
+    const p = this.pending.get(checkpointId);
+    if (p === undefined || !p.tasks.some((t) => t.executionId === executionId)) return;
+    const why = `declined by task ${executionId}: ${reason}`;
+    this.abort(p, why, new InternalError(`${this.describe(p)}: ${why}`), true);
+  }
+
+  private trigger(savepoint: boolean): Promise<PendingCheckpoint> {
+    this.triggering++;
+    return this.triggers.run(async () => {
+      try {
+        const { session, counter, jobId } = this.options;
+        const what = savepoint ? "a savepoint" : "a checkpoint";
+        session.assertLeader();
+        this.assertRunning(what);
+        const tasks = this.currentTasks();
+        if (tasks.length === 0) {
+          throw new UnavailableError(
+            `job ${jobId}: cannot take ${what}: its tasks are not all running; retry once it runs`,
+          );
+        }
+        if (!tasks.some((t) => t.isSource)) {
+          throw new InternalError(
+            `job ${jobId}: cannot take ${what}: the running attempt has no source task`,
+          );
+        }
+        const id = await counter.getAndIncrement(session);
+        session.assertLeader();
+        this.assertRunning(what);
+        const now = new Set(this.currentTasks().map((t) => t.executionId));
+        if (!tasks.every((t) => now.has(t.executionId))) {
+          throw new UnavailableError(`job ${jobId}: cannot take ${what}: the job restarted meanwhile; retry`);
+        }
+        return this.launch(new PendingCheckpoint(id, Date.now(), savepoint, tasks));
+      } finally {
+        this.triggering--;
+      }
+    });
+  }
+
+  private launch(p: PendingCheckpoint): PendingCheckpoint {
+    const { config, session } = this.options;
+    this.pending.set(p.checkpointId, p);
+    p.timeout = setTimeout(() => {
+      const reason = `timed out after ${config.timeoutMs} ms with ${p.acknowledged} of ${p.tasks.length} tasks acknowledged`;
+      this.abort(p, reason, new DeadlineExceededError(`${this.describe(p)}: ${reason}`), true);
+    }, config.timeoutMs);
+    this.emit("checkpoint-triggered", p);
+    this.logger.debug(`triggered ${this.describe(p)}`, { epoch: session.epoch });
+    this.messenger.trigger(p, (executionId, e) => {
+      const reason = `triggering it on task ${executionId} failed: ${describeCause(e)}`;
+      this.abort(p, reason, new UnavailableError(`${this.describe(p)}: ${reason}`, e), true);
+    });
+    return p;
+  }
+
+  private async complete(p: PendingCheckpoint): Promise<void> {
+    p.phase = "completing";
+    clearTimeout(p.timeout);
+    const { jobId, session, store, blobs } = this.options;
+    const outcome = await completeCheckpoint({ jobId, session, store, blobs, files: this.files }, p);
+    this.pending.delete(p.checkpointId);
+    p.phase = "done";
+    if (outcome.kind === "failed") {
+      this.emit("checkpoint-aborted", p, { reason: outcome.reason });
+      this.logger.warn(`${this.describe(p)} failed`, { reason: outcome.reason });
+      // When the pointer may exist the tasks must keep what they staged: a restore may still need it.
+      if (!outcome.outcomeUnknown) this.tellTasksAborted(p, outcome.reason);
+      const lost = isLeadershipLoss(outcome.cause);
+      p.reject(
+        lost
+          ? (outcome.cause as Error)
+          : new InternalError(`${this.describe(p)}: ${outcome.reason}`, outcome.cause),
+      );
+      if (!lost && !p.savepoint) this.failures.failed(outcome.reason);
+      this.periodic.wake();
+      return;
+    }
+    this.failures.succeeded();
+    this.periodic.completed();
+    const durationMs = Math.round(monotonicNow() - p.startedAt);
+    this.emit("checkpoint-completed", p, { durationMs, bytes: outcome.bytes });
+    this.logger.info(`completed ${this.describe(p)}`, { durationMs, bytes: outcome.bytes });
+    p.resolve({ checkpointId: p.checkpointId, metadata: outcome.metadata });
+    if (!p.savepoint) {
+      for (const q of [...this.pending.values()]) {
+        if (q.savepoint || q.checkpointId > p.checkpointId || q.phase !== "pending") continue;
+        const reason = `subsumed by completed checkpoint ${p.checkpointId}`;
+        this.abort(q, reason, new CancelledError(`${this.describe(q)}: ${reason}`), false);
+      }
+      this.notifyComplete(p);
+      await this.files.discard(outcome.subsumed, outcome.retainedIds);
+    }
+  }
+
+  private notifyComplete(p: PendingCheckpoint): void {
+    if (this.state === "running" && this.options.session.isValid()) this.messenger.notifyComplete(p);
+  }
+
+  /** Aborts a checkpoint that is still collecting acks: tells the tasks, deletes the acked states. */
+  private abort(p: PendingCheckpoint, reason: string, error: Error, countsAsFailure: boolean): void {
+    if (p.phase !== "pending") return;
+    p.phase = "done";
+    clearTimeout(p.timeout);
+    this.pending.delete(p.checkpointId);
+    this.aborted.push(p.checkpointId);
+    if (this.aborted.length > REMEMBERED_ABORTS) this.aborted.shift();
+    this.emit("checkpoint-aborted", p, { reason });
+    this.logger.info(`aborted ${this.describe(p)}`, { reason });
+    this.tellTasksAborted(p, reason);
+    this.track(this.files.deleteUnreferenced(stateRefs(p.states()), this.describe(p)));
+    p.reject(error);
+    if (countsAsFailure && !p.savepoint) this.failures.failed(reason);
+    this.periodic.wake();
+  }
+
+  private tellTasksAborted(p: PendingCheckpoint, reason: string): void {
+    if (this.options.session.isValid()) this.messenger.abort(p, reason);
+  }
+
+  private async triggerPeriodic(): Promise<void> {
+    try {
+      await this.trigger(false);
+    } catch (e: unknown) {
+      if (this.state !== "running" || isLeadershipLoss(e) || e instanceof UnavailableError) return;
+      this.logger.warn("could not trigger a checkpoint", { error: describeCause(e) });
+      this.failures.failed(`triggering failed: ${describeCause(e)}`);
+    }
+  }
+
+  /** The current attempt's tasks; aborts pending checkpoints of an attempt that is gone. */
+  private currentTasks(): readonly CheckpointTask[] {
+    const tasks = this.options.tasks();
+    const ids = new Set(tasks.map((t) => t.executionId));
+    for (const p of [...this.pending.values()]) {
+      if (p.phase !== "pending" || p.belongsTo(ids)) continue;
+      const reason = tasks.length === 0 ? "the job's tasks stopped running" : "the job restarted";
+      this.abort(p, reason, new UnavailableError(`${this.describe(p)}: ${reason}`), false);
+    }
+    return tasks;
+  }
+
+  private assertRunning(what: string): void {
+    if (this.state === "running") return;
+    const { jobId } = this.options;
+    if (this.state === "created") {
+      throw new LifecycleError(
+        `job ${jobId}: cannot take ${what}: the checkpoint coordinator is not started`,
+      );
+    }
+    throw new CancelledError(`job ${jobId}: cannot take ${what}: the checkpoint coordinator stopped`);
+  }
+
+  private emit(event: string, p: PendingCheckpoint, fields: Record<string, unknown> = {}): void {
+    const { jobId, session } = this.options;
+    this.options.events({ event, job: jobId, checkpoint: p.checkpointId, epoch: session.epoch, ...fields });
+  }
+
+  private describe(p: PendingCheckpoint): string {
+    return `${p.savepoint ? "savepoint" : "checkpoint"} ${p.checkpointId} of job ${this.options.jobId}`;
+  }
+
+  /** Tracks work that stop() waits for; it never rejects. */
+  private track(work: Promise<void>): void {
+    const tracked: Promise<void> = work
+      .catch((e: unknown) => {
+        this.logger.error("checkpoint coordinator: unexpected failure", { error: describeCause(e) });
+      })
+      .finally(() => this.work.delete(tracked));
+    this.work.add(tracked);
+  }
+}
+
+function isLeadershipLoss(e: unknown): boolean {
+  return e instanceof LeadershipLostError || e instanceof StaleFenceError;
+}

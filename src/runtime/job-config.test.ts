@@ -1,15 +1,34 @@
 import { describe, expect, it } from "vitest";
+import { DEFAULT_CHECKPOINT_CONFIG } from "../checkpoint/config.ts";
 import { InvalidArgumentError } from "../common/errors.ts";
 import { DEFAULT_JOB_CONFIG, parseJobConfig } from "./job-config.ts";
 
-const parse = (config: unknown): ReturnType<typeof parseJobConfig> =>
-  parseJobConfig(JSON.stringify(config), "job config");
+/** The restart strategy part; checkpointing has its own test below and in src/checkpoint. */
+const parse = (
+  config: unknown,
+): { restartStrategy: ReturnType<typeof parseJobConfig>["restartStrategy"] } => ({
+  restartStrategy: parseJobConfig(JSON.stringify(config), "job config").restartStrategy,
+});
 
 describe("parseJobConfig", () => {
+  it("reads checkpointing, off by default, with errors that name the key", () => {
+    expect(parseJobConfig("", "job config").checkpointing).toEqual(DEFAULT_CHECKPOINT_CONFIG);
+    expect(DEFAULT_CHECKPOINT_CONFIG.intervalMs).toBe(0);
+    const on = parseJobConfig(
+      JSON.stringify({ checkpointing: { intervalMs: 500, retain: 2 } }),
+      "job config",
+    );
+    expect(on.checkpointing).toEqual({ ...DEFAULT_CHECKPOINT_CONFIG, intervalMs: 500, retain: 2 });
+    expect(on.restartStrategy).toEqual(DEFAULT_JOB_CONFIG.restartStrategy);
+    expect(() =>
+      parseJobConfig(JSON.stringify({ checkpointing: { intervalMs: 500, bogus: 1 } }), "job config"),
+    ).toThrow(/checkpointing\.bogus/);
+  });
+
   it("gives Flink's exponential-delay defaults for an empty config", () => {
     expect(parseJobConfig("", "job config")).toEqual(DEFAULT_JOB_CONFIG);
     expect(parseJobConfig("  \n", "job config")).toEqual(DEFAULT_JOB_CONFIG);
-    expect(parse({})).toEqual(DEFAULT_JOB_CONFIG);
+    expect(parseJobConfig("{}", "job config")).toEqual(DEFAULT_JOB_CONFIG);
     expect(DEFAULT_JOB_CONFIG.restartStrategy).toEqual({
       type: "exponential-delay",
       initialBackoffMs: 1000,

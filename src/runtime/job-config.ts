@@ -1,4 +1,4 @@
-// Job-level configuration (JobGraph.config_json): today the restart strategy, as in Flink
+// Job-level configuration (JobGraph.config_json): the restart strategy, as in Flink
 // (`restart-strategy.type` none / fixed-delay / exponential-delay with the same parameters and defaults).
 // Validated at submission; the job master parses it again when it starts the job.
 //
@@ -11,6 +11,14 @@
 // Omitted keys take Flink's defaults: fixed-delay attempts 1 and delay 1000 ms; exponential-delay as in
 // DEFAULT_JOB_CONFIG, with unlimited attempts unless `attempts` is given. An empty config_json means
 // DEFAULT_JOB_CONFIG (exponential-delay), Flink's default when checkpointing is enabled.
+//
+//   { "checkpointing": { "intervalMs": 1000, "timeoutMs": 60000, "maxConcurrent": 1, "minPauseMs": 0,
+//                        "retain": 1, "tolerableFailures": 3 } }   (src/checkpoint/config.ts; off by default)
+import {
+  type CheckpointConfig,
+  DEFAULT_CHECKPOINT_CONFIG,
+  readCheckpointConfig,
+} from "../checkpoint/config.ts";
 import { ConfigReader } from "./config-reader.ts";
 import { parseJsonText } from "./json-text.ts";
 
@@ -30,9 +38,12 @@ export type RestartStrategyConfig =
 
 export interface JobConfig {
   readonly restartStrategy: RestartStrategyConfig;
+  /** Checkpointing (src/checkpoint/config.ts); disabled unless `checkpointing.intervalMs` > 0. */
+  readonly checkpointing: CheckpointConfig;
 }
 
 export const DEFAULT_JOB_CONFIG: JobConfig = {
+  checkpointing: DEFAULT_CHECKPOINT_CONFIG,
   restartStrategy: {
     type: "exponential-delay",
     initialBackoffMs: 1_000,
@@ -62,8 +73,14 @@ export function parseJobConfig(json: string, where: string): JobConfig {
 /** Reads a job config object already parsed from JSON (e.g. the "config" object of a job graph file). */
 export function readJobConfig(config: ConfigReader): JobConfig {
   const strategy = config.optionalObject("restartStrategy");
+  const checkpointing = config.optionalObject("checkpointing");
   config.finish();
-  return strategy === undefined ? DEFAULT_JOB_CONFIG : { restartStrategy: readRestartStrategy(strategy) };
+  return {
+    restartStrategy:
+      strategy === undefined ? DEFAULT_JOB_CONFIG.restartStrategy : readRestartStrategy(strategy),
+    checkpointing:
+      checkpointing === undefined ? DEFAULT_CHECKPOINT_CONFIG : readCheckpointConfig(checkpointing),
+  };
 }
 
 function readRestartStrategy(r: ConfigReader): RestartStrategyConfig {

@@ -152,6 +152,13 @@ export class ClusterClient implements DispatcherService {
               this.hint = target;
               return answer;
             } catch (e: unknown) {
+              // Cut off by the overall deadline (or a cancel, reported as such) before a connection existed:
+              // the attempt was never sent.
+              const unsent = e instanceof UnavailableError && !(e instanceof ConnectionLostError);
+              if (signal.aborted && unsent) {
+                if (!failures.has(target)) failures.set(target, e);
+                break;
+              }
               if (signal.aborted) {
                 // Cut off by the overall deadline (or a cancel, reported as such): no answer, outcome unknown.
                 unknown = new DeadlineExceededError(

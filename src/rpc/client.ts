@@ -1,7 +1,14 @@
 // A client of one vigil service at one address. Every call has a deadline and can be cancelled by its
 // AbortSignal; failures arrive as vigil errors (errors.ts), so callers handle NotLeaderError, StaleEpoch
 // codes and "outcome unknown" the same way whether the peer is in-process or remote.
-import { Client, type ClientOptions, credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
+import {
+  Client,
+  type ClientOptions,
+  connectivityState,
+  credentials,
+  Metadata,
+  type ServiceError,
+} from "@grpc/grpc-js";
 import { CancelledError, LifecycleError } from "../common/errors.ts";
 import {
   type AnyMethodTable,
@@ -95,8 +102,11 @@ function call(
     );
   return new Promise((resolve, reject) => {
     let cancelledByCaller = false;
+    let connectedAtCancel = true;
     const onAbort = (): void => {
       cancelledByCaller = true;
+      // Calls only travel over a READY connection: cancelled while there was none, it was never sent.
+      connectedAtCancel = grpc.getChannel().getConnectivityState(false) === connectivityState.READY;
       pending.cancel();
     };
     const pending = grpc.makeUnaryRequest(
@@ -109,7 +119,9 @@ function call(
       (error: ServiceError | null, response?: unknown) => {
         signal?.removeEventListener("abort", onAbort);
         if (error) {
-          reject(fromStatus(error, { method: label, address, timeoutMs, cancelledByCaller }));
+          reject(
+            fromStatus(error, { method: label, address, timeoutMs, cancelledByCaller, connectedAtCancel }),
+          );
         } else resolve(response);
       },
     );

@@ -92,6 +92,28 @@ describe("vigil error <-> gRPC status", () => {
     expect(deadline.message).toBe(
       "TaskExecutor/DeployTask to 10.0.0.7:6124: no answer within 250 ms; outcome unknown",
     );
+    // The deadline passed before the call had a connection (real grpc-js 1.14 details): never sent.
+    const unsent = fromStatus(
+      {
+        code: status.DEADLINE_EXCEEDED,
+        details:
+          "Deadline exceeded after 0.008s,name resolution: 0.005s,metadata filters: 0.001s,Waiting for LB pick",
+        metadata: new Metadata(),
+      },
+      site,
+    );
+    expect(unsent).toBeInstanceOf(UnavailableError);
+    expect(unsent.message).toContain("not delivered");
+    const sent = fromStatus(
+      {
+        code: status.DEADLINE_EXCEEDED,
+        details:
+          "Deadline exceeded after 0.298s,name resolution: 0.003s,LB pick: 0.005s,remote_addr=127.0.0.1:43275",
+        metadata: new Metadata(),
+      },
+      site,
+    );
+    expect(sent).toBeInstanceOf(DeadlineExceededError);
     expect(fromStatus(bare(status.CANCELLED), { ...site, cancelledByCaller: true })).toBeInstanceOf(
       CancelledError,
     );

@@ -124,6 +124,8 @@ export interface CallSite {
   readonly timeoutMs: number;
   /** True when the caller's own AbortSignal cancelled the call. */
   readonly cancelledByCaller: boolean;
+  /** False when the caller cancelled while the channel had no ready connection (the call was never sent). */
+  readonly connectedAtCancel?: boolean;
 }
 
 /** A failed call's status as the vigil error a caller handles. */
@@ -136,8 +138,18 @@ export function fromStatus(
   const where = `${site.method} to ${site.address}`;
   switch (error.code) {
     case status.DEADLINE_EXCEEDED:
+      // grpc-js says "Waiting for LB pick" when the deadline passed before the call got a connection: it was
+      // never sent (a sent call's details name its remote_addr instead).
+      if (error.details.includes("Waiting for LB pick"))
+        return new UnavailableError(
+          `${where}: no connection within ${site.timeoutMs} ms, not delivered; is the process at ${site.address} running?`,
+        );
       return new DeadlineExceededError(`${where}: no answer within ${site.timeoutMs} ms; outcome unknown`);
     case status.CANCELLED:
+      if (site.cancelledByCaller && site.connectedAtCancel === false)
+        return new UnavailableError(
+          `${where}: cancelled by the caller before a connection was made; not delivered`,
+        );
       if (site.cancelledByCaller)
         return new CancelledError(`${where}: cancelled by the caller; outcome unknown`);
       // The peer ended the call (a forced shutdown): it may have done the work or not.

@@ -1,9 +1,9 @@
 // keyed-count: the numbers 1..N, keyed by value mod K; per key a counter in value state; every record becomes
 // the line "key,seq", seq being that key's count after the record, written exactly-once to DIR.
 //
-//   vigil run examples/keyed-count.ts -- --count N --keys K [--rate R] --output DIR
+//   vigil run examples/keyed-count.ts -- --count N --keys K [--rate R] [--checkpoint-interval MS] --output DIR
 //
-// With checkpoints, every key's seq values in DIR are exactly 1..(its number of records), each once, however
+// Checkpoints are taken every MS milliseconds (default 1000). Every key's seq values in DIR are exactly 1..(its number of records), each once, however
 // often JobManagers and TaskManagers fail on the way: the counter's state and the source's position are
 // restored together, and only lines of completed checkpoints are committed.
 import { fileSink, ParameterTool, type StreamExecutionEnvironment } from "vigil";
@@ -14,8 +14,10 @@ export async function main(env: StreamExecutionEnvironment, args: string[]): Pro
   const keys = params.integer("keys", { min: 1 });
   const rate = params.optionalNumber("rate", { above: 0 });
   const output = params.string("output", "DIR");
+  const checkpointInterval = params.optionalInteger("checkpoint-interval", { min: 1 }) ?? 1000;
   params.finish();
 
+  env.enableCheckpointing(checkpointInterval);
   env
     .fromSequence(count, { ratePerSecond: rate })
     .uid("numbers")

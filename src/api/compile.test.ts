@@ -76,12 +76,12 @@ describe("the examples", () => {
       '{"path":"/work/out"}',
     ]);
     expect(edges(graph)).toEqual(["numbers -> counter hash", "counter -> output forward"]);
-    expect(graph.configJson).toBe("");
+    expect(graph.configJson).toBe('{"checkpointing":{"intervalMs":1000}}');
     expect(graph.jobId).toMatch(/^[0-9a-f]{32}$/);
     expect(codecs.JobGraph.decode(codecs.JobGraph.encode(graph))).toEqual(graph);
 
     // The functions do what the example says: key = value mod K, and "key,seq" per record.
-    expect(lookupFunction(functions, "counter#key", "key-selector")(23)).toBe(3);
+    expect(lookupFunction(functions, "counter:key", "key-selector")(23)).toBe(3);
     const process = lookupFunction(functions, "counter", "keyed-process");
     const lines: unknown[] = [];
     const ctx = keyedContext(3, lines);
@@ -95,7 +95,7 @@ describe("the examples", () => {
     const second = await compileApplication(keyedCount, keyedArgs, OPTIONS);
     expect(second.graph).toEqual(first.graph);
     const functions = await resolveFunctions(keyedCount, keyedArgs, first.graph, OPTIONS);
-    expect([...functions.keys()].sort()).toEqual(["counter", "counter#key"]);
+    expect([...functions.keys()].sort()).toEqual(["counter", "counter:key"]);
   });
 
   it("keyed-count: argument errors name the flag", async () => {
@@ -145,7 +145,7 @@ describe("the examples", () => {
       "or",
       "not",
     ]);
-    expect(lookupFunction(functions, "counts#key", "key-selector")({ word: "be", count: 1 })).toBe("be");
+    expect(lookupFunction(functions, "counts:key", "key-selector")({ word: "be", count: 1 })).toBe("be");
     checkFunctions(graph, functions);
   });
 });
@@ -406,8 +406,8 @@ describe("resolveFunctions", () => {
     const { graph } = await compile(parametrized, ["2"]);
     const functions = await resolveFunctions({ main: parametrized }, ["2"], graph, OPTIONS);
     expect(lookupFunction(functions, "sums", "reduce")(1, 2)).toBe(3);
-    expect(lookupFunction(functions, "sums#key", "key-selector")(7)).toBe(1);
-    expect(functionLookup(functions)("sums#key")).toBeTypeOf("function");
+    expect(lookupFunction(functions, "sums:key", "key-selector")(7)).toBe(1);
+    expect(functionLookup(functions)("sums:key")).toBeTypeOf("function");
     expect(functionLookup(functions)("nothing")).toBeUndefined();
     expect(() => lookupFunction(functions, "sums", "map")).toThrow(
       'function "sums" is a reduce function, not a map function',

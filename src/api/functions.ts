@@ -2,9 +2,10 @@
 // writes against (ValueState, KeyedProcessFunction, …) and the type-erased table a TaskManager's user.*
 // operators call. Functions never travel: both the client and every TaskManager run the application's `main`
 // and collect them by id (the vertex id, or keySelectorId(vertex id) for a keyed operator's key selector), and
-// the JobGraph names them only by that id. This file imports nothing from the runtime, so operators can import
-// it without a cycle.
+// the JobGraph names them only by that id. It imports only the runtime's leaf module operators.ts (for the key
+// selector's uid), so operators can import it without a cycle.
 import { InternalError } from "../common/errors.ts";
+import { keySelectorUid } from "../runtime/streaming/operators.ts";
 
 /**
  * What keyBy may return: hashed into key groups from a stable encoding (src/state/key-groups.ts), so only
@@ -79,11 +80,11 @@ export type RegisteredFunction = {
 export type FunctionTable = ReadonlyMap<string, RegisteredFunction>;
 
 /**
- * The id of a keyed operator's key selector (the runtime's keySelectorUid); '#' cannot occur in a vertex id, so
- * it never collides with one.
+ * The id of a keyed operator's key selector: the runtime's keySelectorUid, so the table is the runtime's
+ * FunctionLookup as it is. ':' cannot occur in a vertex id, so it never collides with one.
  */
 export function keySelectorId(vertexId: string): string {
-  return `${vertexId}#key`;
+  return keySelectorUid(vertexId);
 }
 
 /** The table as the runtime's FunctionLookup: the function registered as `id`, undefined when none is. */

@@ -120,6 +120,6 @@ describe("compileApplicationFile", () => {
       { defaultParallelism: 2 },
     );
     expect(graph.vertices.map((v) => v.id)).toEqual(["numbers", "counter", "output"]);
-    expect([...functions.keys()].sort()).toEqual(["counter", "counter#key"]);
+    expect([...functions.keys()].sort()).toEqual(["counter", "counter:key"]);
   });
 });

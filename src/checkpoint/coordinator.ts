@@ -65,6 +65,8 @@ export class CheckpointCoordinator {
   private state: State = "created";
   private readonly pending = new Map<bigint, PendingCheckpoint>();
   private readonly aborted: bigint[] = [];
+  /** Per task, the states of the newest completed checkpoint it acknowledged: a finished task's acks. */
+  private readonly lastCompleted = new Map<string, readonly OperatorSubtaskState[]>();
   private readonly triggers = new SerialQueue();
   private triggering = 0;
   private readonly failures: CheckpointFailureCounter;
@@ -188,6 +190,30 @@ export class CheckpointCoordinator {
     this.abort(p, why, new InternalError(`${this.describe(p)}: ${why}`), true);
   }
 
+  /**
+   * Task `executionId` finished: every pending checkpoint still waiting for it takes the states it
+   * acknowledged in the newest completed checkpoint (Flink's finished-task handling). A task that finished
+   * before any completed checkpoint included it cannot be covered: those checkpoints are aborted.
+   */
+  taskFinished(executionId: string): void {
+    if (this.state !== "running") return;
+    for (const p of [...this.pending.values()]) {
+      if (p.phase !== "pending" || p.hasAcknowledged(executionId)) continue;
+      if (!p.tasks.some((t) => t.executionId === executionId)) continue;
+      this.acknowledgeFinished(p, executionId);
+    }
+  }
+
+  private acknowledgeFinished(p: PendingCheckpoint, executionId: string): void {
+    const states = this.lastCompleted.get(executionId);
+    if (states === undefined) {
+      const reason = `task ${executionId} finished before any completed checkpoint included its state`;
+      this.abort(p, reason, new UnavailableError(`${this.describe(p)}: ${reason}`), false);
+      return;
+    }
+    this.acknowledge(executionId, p.checkpointId, states);
+  }
+
   private trigger(savepoint: boolean): Promise<PendingCheckpoint> {
     this.triggering++;
     return this.triggers.run(async () => {
@@ -202,9 +228,15 @@ export class CheckpointCoordinator {
             `job ${jobId}: cannot take ${what}: its tasks are not all running; retry once it runs`,
           );
         }
-        if (!tasks.some((t) => t.isSource)) {
-          throw new InternalError(
-            `job ${jobId}: cannot take ${what}: the running attempt has no source task`,
+        if (triggerTargets(tasks).length === 0) {
+          if (!tasks.some((t) => t.isSource)) {
+            throw new InternalError(
+              `job ${jobId}: cannot take ${what}: the running attempt has no source task`,
+            );
+          }
+          // Sources finished and the rest drains: nothing is left to snapshot until the job ends.
+          throw new UnavailableError(
+            `job ${jobId}: cannot take ${what}: every task finished or waits for its inputs to end`,
           );
         }
         const id = await counter.getAndIncrement(session);
@@ -230,10 +262,13 @@ export class CheckpointCoordinator {
     }, config.timeoutMs);
     this.emit("checkpoint-triggered", p);
     this.logger.debug(`triggered ${this.describe(p)}`, { epoch: session.epoch });
-    this.messenger.trigger(p, (executionId, e) => {
+    this.messenger.trigger(p, triggerTargets(p.tasks), (executionId, e) => {
       const reason = `triggering it on task ${executionId} failed: ${describeCause(e)}`;
       this.abort(p, reason, new UnavailableError(`${this.describe(p)}: ${reason}`, e), true);
     });
+    for (const t of p.tasks) {
+      if (t.finished && p.phase === "pending") this.acknowledgeFinished(p, t.executionId);
+    }
     return p;
   }
 
@@ -266,6 +301,10 @@ export class CheckpointCoordinator {
     this.logger.info(`completed ${this.describe(p)}`, { durationMs, bytes: outcome.bytes });
     p.resolve({ checkpointId: p.checkpointId, metadata: outcome.metadata });
     if (!p.savepoint) {
+      for (const t of p.tasks) {
+        const states = p.statesOf(t.executionId);
+        if (states !== undefined) this.lastCompleted.set(t.executionId, states);
+      }
       for (const q of [...this.pending.values()]) {
         if (q.savepoint || q.checkpointId > p.checkpointId || q.phase !== "pending") continue;
         const reason = `subsumed by completed checkpoint ${p.checkpointId}`;
@@ -352,6 +391,19 @@ export class CheckpointCoordinator {
       .finally(() => this.work.delete(tracked));
     this.work.add(tracked);
   }
+}
+
+/**
+ * The tasks a checkpoint starts at (Flink's "tasks to trigger"): running sources, and running tasks all of
+ * whose upstream tasks finished (their inputs ended, which counts as every later barrier).
+ */
+function triggerTargets(tasks: readonly CheckpointTask[]): CheckpointTask[] {
+  const finished = new Set(tasks.filter((t) => t.finished).map((t) => t.executionId));
+  return tasks.filter(
+    (t) =>
+      !t.finished &&
+      (t.isSource || ((t.upstream?.length ?? 0) > 0 && t.upstream!.every((u) => finished.has(u)))),
+  );
 }
 
 function isLeadershipLoss(e: unknown): boolean {

@@ -9,6 +9,14 @@ export interface CheckpointTask {
   readonly operatorUids: readonly string[];
   /** A task without inputs: the coordinator triggers these; the others see barriers. */
   readonly isSource: boolean;
+  /** The execution ids of the tasks feeding this one (empty or absent for a source). */
+  readonly upstream?: readonly string[];
+  /**
+   * The task finished (FINISHED): it counts as acknowledging with the states it last acknowledged in a
+   * completed checkpoint, as in Flink, and is not triggered. Once every task upstream of a running task
+   * finished, that task is triggered directly (its inputs delivered every later barrier as "end").
+   */
+  readonly finished?: boolean;
 }
 
 /** The job master's way to reach its tasks. Each call rejects when the command did not (surely) arrive. */

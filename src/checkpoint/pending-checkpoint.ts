@@ -74,6 +74,16 @@ export class PendingCheckpoint {
     return { kind: "accepted" };
   }
 
+  /** True once `executionId` acknowledged. */
+  hasAcknowledged(executionId: string): boolean {
+    return this.acks.has(executionId);
+  }
+
+  /** The states `executionId` acknowledged, if it did. */
+  statesOf(executionId: string): readonly OperatorSubtaskState[] | undefined {
+    return this.acks.get(executionId);
+  }
+
   /** Every acknowledged state, in task order then operator order. */
   states(): OperatorSubtaskState[] {
     return this.tasks.flatMap((t) => [...(this.acks.get(t.executionId) ?? [])]);

@@ -3,7 +3,7 @@
 // covers it, as in Flink); a failed abort is only logged at debug level (the checkpoint is over either way).
 import { describeCause } from "../common/errors.ts";
 import type { Logger } from "../common/logger.ts";
-import type { CheckpointGateway } from "./gateway.ts";
+import type { CheckpointGateway, CheckpointTask } from "./gateway.ts";
 import type { PendingCheckpoint } from "./pending-checkpoint.ts";
 
 export class TaskMessenger {
@@ -12,10 +12,13 @@ export class TaskMessenger {
     private readonly logger: Logger,
   ) {}
 
-  /** Asks every source task to start the checkpoint; `onFailure` hears of the first refusal of each. */
-  trigger(p: PendingCheckpoint, onFailure: (executionId: string, error: unknown) => void): void {
-    for (const task of p.tasks) {
-      if (!task.isSource) continue;
+  /** Asks each of `targets` to start the checkpoint; `onFailure` hears of the first refusal of each. */
+  trigger(
+    p: PendingCheckpoint,
+    targets: readonly CheckpointTask[],
+    onFailure: (executionId: string, error: unknown) => void,
+  ): void {
+    for (const task of targets) {
       void this.gateway
         .trigger(task, p.checkpointId, p.timestampMs, p.savepoint)
         .catch((e: unknown) => onFailure(task.executionId, e));

@@ -10,12 +10,14 @@ import { leaderCommand } from "./leader.ts";
 import { listCommand } from "./list.ts";
 import { localCommand } from "./local.ts";
 import { overviewCommand } from "./overview.ts";
+import { runCommand } from "./run.ts";
 import { submitCommand } from "./submit.ts";
 import { taskmanagerCommand } from "./taskmanager.ts";
 
 const commands: readonly Command[] = [
   jobmanagerCommand,
   taskmanagerCommand,
+  runCommand,
   submitCommand,
   listCommand,
   cancelCommand,

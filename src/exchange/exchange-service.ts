@@ -11,6 +11,8 @@ import { Wakeup } from "./wakeup.ts";
 import { dataExchangeService } from "./wire.ts";
 
 export const DEFAULT_PARTITION_WAIT_MS = 5_000;
+/** Released partitions remembered, so that a consumer asking late fails at once instead of waiting. */
+const RELEASED_LIMIT = 4_096;
 
 export interface ExchangeServiceOptions {
   readonly logger: Logger;
@@ -26,6 +28,8 @@ export interface ExchangeServiceOptions {
 
 export class ExchangeService {
   private readonly partitions = new Map<string, ResultPartition>();
+  /** Partitions released before they were consumed, by key: why. */
+  private readonly released = new Map<string, string>();
   private readonly registered = new Wakeup();
   private readonly streams = new Set<PartitionStream>();
   private readonly logger: Logger;
@@ -94,13 +98,26 @@ export class ExchangeService {
    * UnavailableError. A partition consumed to the end releases itself. Unknown partitions are ignored.
    */
   releasePartition(producerExecutionId: string, downstreamVertex: string, reason: string): void {
-    this.partitions.get(partitionKey({ producerExecutionId, downstreamVertex }))?.release(reason);
+    const partition = this.partitions.get(partitionKey({ producerExecutionId, downstreamVertex }));
+    if (partition !== undefined) this.release(partition, reason);
   }
 
   /** Releases every partition of one producer execution (all its downstream edges). */
   releasePartitionsOf(producerExecutionId: string, reason: string): void {
     for (const partition of [...this.partitions.values()])
-      if (partition.id.producerExecutionId === producerExecutionId) partition.release(reason);
+      if (partition.id.producerExecutionId === producerExecutionId) this.release(partition, reason);
+  }
+
+  private release(partition: ResultPartition, reason: string): void {
+    if (partition.isReleased) return;
+    this.released.set(partitionKey(partition.id), reason);
+    if (this.released.size > RELEASED_LIMIT) {
+      const oldest = this.released.keys().next();
+      if (!oldest.done) this.released.delete(oldest.value);
+    }
+    partition.release(reason);
+    // Requests already waiting for this partition learn that it is gone.
+    this.registered.notify();
   }
 
   /** The registered partition, if any (finished ones are gone). */
@@ -151,6 +168,10 @@ export class ExchangeService {
           throw new UnavailableError("data exchange: the producer's TaskManager is shutting down");
         const partition = this.partitions.get(key);
         if (partition !== undefined) return partition;
+        const released = this.released.get(key);
+        if (released !== undefined) {
+          throw new UnavailableError(`${describePartition(id)} was released: ${released}`);
+        }
         try {
           await this.registered.wait(wait);
         } catch (e: unknown) {

@@ -11,8 +11,8 @@ import {
 } from "@grpc/grpc-js";
 import { LifecycleError, UnavailableError, type VigilError } from "../common/errors.ts";
 import type { ConsumerMessage, ProducerMessage } from "../generated/records.ts";
-import type { InputChannel, StreamElement } from "../runtime/streaming/elements.ts";
 import { fromStatus } from "../rpc/errors.ts";
+import type { InputChannel, StreamElement } from "../runtime/streaming/elements.ts";
 import { validateBufferOptions } from "./buffered-output.ts";
 import { decodeBuffer } from "./codec.ts";
 import { Wakeup } from "./wakeup.ts";

@@ -5,7 +5,7 @@
 // explicitly (the producer failed or was cancelled: its consumers see UnavailableError).
 import { InvalidArgumentError, UnavailableError, VigilError } from "../common/errors.ts";
 import type { OutputChannel } from "../runtime/streaming/elements.ts";
-import { type BufferOptions, BufferedOutput } from "./buffered-output.ts";
+import { BufferedOutput, type BufferOptions } from "./buffered-output.ts";
 
 export interface PartitionId {
   readonly producerExecutionId: string;

@@ -60,6 +60,7 @@ export interface JobGraph {
   edges: JobEdge[];
   artifact?: BlobRef;
   configJson: string;
+  applicationJson?: string;
 }
 
 export interface JobGraphRecord {
@@ -123,6 +124,7 @@ export interface LeaderAddress {
 
 export interface SubmitJobRequest {
   graph?: JobGraph;
+  artifact?: Uint8Array;
 }
 
 export interface SubmitJobResponse {
@@ -293,6 +295,7 @@ export interface TaskDescriptor {
   outputs: OutputDescriptor[];
   restore: OperatorSubtaskState[];
   restoredCheckpointId: bigint;
+  jobGraph?: JobGraph;
 }
 
 export interface ProducerLocation {
@@ -448,6 +451,13 @@ export const descriptor = {
                   }
                 },
                 "JobGraph": {
+                  "oneofs": {
+                    "_applicationJson": {
+                      "oneof": [
+                        "applicationJson"
+                      ]
+                    }
+                  },
                   "fields": {
                     "version": {
                       "type": "uint32",
@@ -478,6 +488,13 @@ export const descriptor = {
                     "configJson": {
                       "type": "string",
                       "id": 7
+                    },
+                    "applicationJson": {
+                      "type": "string",
+                      "id": 8,
+                      "options": {
+                        "proto3_optional": true
+                      }
                     }
                   }
                 },
@@ -738,10 +755,24 @@ export const descriptor = {
                   }
                 },
                 "SubmitJobRequest": {
+                  "oneofs": {
+                    "_artifact": {
+                      "oneof": [
+                        "artifact"
+                      ]
+                    }
+                  },
                   "fields": {
                     "graph": {
                       "type": "vigil.ha.v1.JobGraph",
                       "id": 1
+                    },
+                    "artifact": {
+                      "type": "bytes",
+                      "id": 2,
+                      "options": {
+                        "proto3_optional": true
+                      }
                     }
                   }
                 },
@@ -1278,6 +1309,10 @@ export const descriptor = {
                     "restoredCheckpointId": {
                       "type": "uint64",
                       "id": 12
+                    },
+                    "jobGraph": {
+                      "type": "vigil.ha.v1.JobGraph",
+                      "id": 13
                     }
                   }
                 },

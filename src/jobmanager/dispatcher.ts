@@ -30,10 +30,12 @@ import type { DispatcherService } from "../generated/services.ts";
 import type { LeaderInfo } from "../ha/election-driver.ts";
 import type { LeaderContender, LeaderElectionService } from "../ha/leader-election-service.ts";
 import type { LeaderSession } from "../ha/leader-session.ts";
+import type { StateHandleStore } from "../ha/state-handle-store.ts";
 import type { JobGraphStore } from "../ha/stores/job-graph-store.ts";
 import type { JobResultEntry, JobResultStore } from "../ha/stores/job-result-store.ts";
 import type { TaskManagerRegistryStore } from "../ha/stores/task-manager-registry-store.ts";
 import { validateJobGraph } from "../runtime/job-graph.ts";
+import type { FileBlobStore } from "../storage/blob-store.ts";
 import { jobStateOf } from "./job-master.ts";
 import { LeaderContext } from "./leader-context.ts";
 import type { TaskExecutorClient } from "./resource-manager.ts";
@@ -43,6 +45,10 @@ export interface DispatcherOptions {
   readonly graphs: JobGraphStore;
   readonly results: JobResultStore;
   readonly registry: TaskManagerRegistryStore;
+  /** The HA store, for each job's checkpoint pointers and counter. */
+  readonly store: StateHandleStore;
+  /** File storage (--storage-dir): checkpoints and application artifacts; undefined without one. */
+  readonly blobs: FileBlobStore | undefined;
   readonly heartbeatIntervalMs: number;
   readonly heartbeatTimeoutMs: number;
   readonly safetyMarginMs: number;
@@ -138,7 +144,13 @@ export class Dispatcher implements DispatcherService, LeaderContender {
     const context = this.leader();
     const graph = request.graph;
     if (!graph) throw new InvalidArgumentError("submit job: the request has no JobGraph");
-    validateJobGraph(graph);
+    const artifact = request.artifact;
+    validateJobGraph(graph, { artifact: artifact !== undefined });
+    if (artifact !== undefined && !this.options.blobs) {
+      throw new InvalidArgumentError(
+        `submit job ${graph.jobId}: it carries an application artifact, but the JobManagers have no file storage; start them with --storage-dir`,
+      );
+    }
     return this.write(context, async () => {
       const { session, epoch } = context;
       session.assertLeader();
@@ -154,7 +166,8 @@ export class Dispatcher implements DispatcherService, LeaderContender {
       const live = context.jobs.get(jobId);
       const stored = live ? live.graph : entry?.graph;
       if (stored) {
-        if (!sameGraph(stored, graph)) {
+        // A resubmitted application: the stored graph points at the artifact written the first time.
+        if (!sameGraph(artifact === undefined ? stored : withoutArtifact(stored), graph)) {
           throw alreadyExists(
             jobId,
             `job ${jobId} is already submitted with a different JobGraph; submit it under a new job id`,
@@ -169,11 +182,17 @@ export class Dispatcher implements DispatcherService, LeaderContender {
         if (!live) context.startJob(stored, entry?.submittedAtMs ?? 0n, true);
         return { jobId, alreadySubmitted: true, epoch };
       }
-      await this.options.graphs.put(graph, session);
+      // Blob first, pointer second: a graph never names an artifact that is not there.
+      const toStore =
+        artifact === undefined
+          ? graph
+          : { ...graph, artifact: await this.options.blobs!.put(`artifact-${jobId}`, artifact) };
+      session.assertLeader();
+      await this.options.graphs.put(toStore, session);
       session.assertLeader();
       this.options.logger.info("job submitted", { job: jobId, epoch });
       this.options.events({ event: "job-submitted", job: jobId, epoch });
-      context.startJob(graph, BigInt(Date.now()), false);
+      context.startJob(toStore, BigInt(Date.now()), false);
       return { jobId, alreadySubmitted: false, epoch };
     });
   }
@@ -286,6 +305,11 @@ function summaryOf(jobId: string, name: string, state: JobState, error: string):
 
 function resultSummary(r: JobResultEntry): JobSummary {
   return summaryOf(r.jobId, "", jobState(jobStateOf(r.status)), r.error);
+}
+
+function withoutArtifact(graph: JobGraph): JobGraph {
+  const { artifact: _, ...rest } = graph;
+  return rest;
 }
 
 function sameGraph(a: JobGraph, b: JobGraph): boolean {

@@ -1,8 +1,18 @@
 // One attempt at running a job: an execution per subtask, all placed in slots at once (one slot per subtask),
 // deployed, and followed through the states their TaskManagers report. Execution ids are
 // <job>/<chain head vertex>/<subtask>/<attempt>@<epoch>: unique across attempts and leaders.
+import type { CheckpointTask } from "../checkpoint/gateway.ts";
 import type { Logger } from "../common/logger.ts";
-import type { ExecutionState, TaskStatus, TaskSummary } from "../generated/records.ts";
+import type {
+  CheckpointMetadata,
+  ExecutionState,
+  InputGateDescriptor,
+  JobGraph,
+  OutputDescriptor,
+  TaskDescriptor,
+  TaskStatus,
+  TaskSummary,
+} from "../generated/records.ts";
 import type { TaskChainPlan } from "../runtime/job-graph.ts";
 import { Notifier } from "./notifier.ts";
 import type { ResourceManager } from "./resource-manager.ts";
@@ -13,7 +23,13 @@ export interface ExecutionAttemptOptions {
   readonly attempt: number;
   readonly epoch: bigint;
   readonly plans: readonly TaskChainPlan[];
+  /** The job's graph, sent with every task (user functions, job config). */
+  readonly graph: JobGraph;
+  /** The latest completed checkpoint to restore from; undefined: start empty. */
+  readonly restore: CheckpointMetadata | undefined;
   readonly resourceManager: ResourceManager;
+  /** An execution reported FINISHED (the checkpoint coordinator counts it as acknowledged from then on). */
+  readonly onFinished?: (executionId: string) => void;
   /** Aborts when leadership ends: stop quietly. */
   readonly signal: AbortSignal;
   /** How often to repeat cancel commands that got no answer. */
@@ -29,6 +45,8 @@ interface Execution {
   readonly plan: TaskChainPlan;
   readonly subtask: number;
   taskmanagerId: string;
+  /** host:port of the TaskManager it is placed on (producers' addresses for consumers' input gates). */
+  taskmanagerAddress: string;
   /** The TaskManager accepted the deployment (its task-deployed event was emitted). */
   deployed: boolean;
   state: ExecutionState;
@@ -49,6 +67,7 @@ export class ExecutionAttempt {
         plan,
         subtask,
         taskmanagerId: "",
+        taskmanagerAddress: "",
         deployed: false,
         state: "EXECUTION_STATE_UNSPECIFIED" as ExecutionState,
         records: 0n,
@@ -62,8 +81,10 @@ export class ExecutionAttempt {
     const requests = this.executions.map((e) => ({ executionId: e.id, observer: this.observer(e) }));
     const placements = this.options.resourceManager.allocate(requests);
     placements?.forEach((p, i) => {
-      this.executions[i]!.taskmanagerId = p.taskmanagerId;
-      this.executions[i]!.state = "EXECUTION_STATE_DEPLOYING";
+      const e = this.executions[i]!;
+      e.taskmanagerId = p.taskmanagerId;
+      e.taskmanagerAddress = this.options.resourceManager.addressOf(p.taskmanagerId) ?? "";
+      e.state = "EXECUTION_STATE_DEPLOYING";
     });
     return placements !== undefined;
   }
@@ -109,6 +130,23 @@ export class ExecutionAttempt {
     }
   }
 
+  /**
+   * The tasks for the checkpoint coordinator: every execution once all run (or finished), else none. A task's
+   * upstream are the executions of the chains feeding its head.
+   */
+  checkpointTasks(): CheckpointTask[] {
+    if (this.outcome() !== "running") return [];
+    return this.executions.map((e) => ({
+      executionId: e.id,
+      subtask: e.subtask,
+      parallelism: e.plan.parallelism,
+      operatorUids: e.plan.vertices.map((v) => v.id),
+      isSource: e.plan.inputs.length === 0,
+      upstream: e.plan.inputs.flatMap((input) => this.executionsOf(input.chain).map((u) => u.id)),
+      finished: e.state === "EXECUTION_STATE_FINISHED",
+    }));
+  }
+
   runningTasks(): number {
     return this.executions.filter((e) => e.state === "EXECUTION_STATE_RUNNING").length;
   }
@@ -127,7 +165,9 @@ export class ExecutionAttempt {
 
   private observer(e: Execution): (status: TaskStatus) => void {
     return (status) => {
+      const finished = status.state === "EXECUTION_STATE_FINISHED" && e.state !== status.state;
       e.state = status.state;
+      if (finished) this.options.onFinished?.(e.id);
       if (status.records > e.records) e.records = status.records;
       if (status.error !== "") e.error = status.error;
       this.changed.notify();
@@ -136,19 +176,7 @@ export class ExecutionAttempt {
 
   private async deployOne(e: Execution): Promise<void> {
     try {
-      await this.options.resourceManager.deploy({
-        jobId: this.options.jobId,
-        executionId: e.id,
-        subtask: e.subtask,
-        parallelism: e.plan.parallelism,
-        attempt: this.options.attempt,
-        chain: [...e.plan.vertices],
-        // Chains without data exchange or checkpoints (issue 3's runtime): nothing to connect or restore.
-        inputs: [],
-        outputs: [],
-        restore: [],
-        restoredCheckpointId: 0n,
-      });
+      await this.options.resourceManager.deploy(this.descriptor(e));
       e.deployed = true;
       this.changed.notify();
     } catch (err: unknown) {
@@ -158,6 +186,55 @@ export class ExecutionAttempt {
       e.error = `deploy failed: ${describe(err)}`;
       this.changed.notify();
     }
+  }
+
+  /** Everything a TaskManager needs to run `e`: its chain, where its inputs come from, what to restore. */
+  private descriptor(e: Execution): Omit<TaskDescriptor, "slot" | "epoch"> {
+    const { plan, subtask } = e;
+    const inputs: InputGateDescriptor[] = plan.inputs.map(({ edge, chain }) => ({
+      upstreamVertex: edge.source,
+      targetVertex: edge.target,
+      partitioning: edge.partitioning,
+      producers: this.executionsOf(chain).map((p) => ({
+        executionId: p.id,
+        taskmanagerAddress: p.taskmanagerAddress,
+        subtask: p.subtask,
+      })),
+    }));
+    const outputs: OutputDescriptor[] = plan.outputs.map(({ edge, chain }) => ({
+      sourceVertex: edge.source,
+      downstreamVertex: edge.target,
+      partitioning: edge.partitioning,
+      consumers: this.planOf(chain).parallelism,
+    }));
+    const uids = new Set(plan.vertices.map((v) => v.id));
+    const restore = this.options.restore;
+    return {
+      jobId: this.options.jobId,
+      executionId: e.id,
+      subtask,
+      parallelism: plan.parallelism,
+      attempt: this.options.attempt,
+      chain: [...plan.vertices],
+      inputs,
+      outputs,
+      // Every subtask's states of the chain's operators: after a rescale the task picks its key groups and
+      // list-state shares out of all of them.
+      restore: restore?.states.filter((s) => uids.has(s.operatorUid)) ?? [],
+      restoredCheckpointId: restore?.checkpointId ?? 0n,
+      jobGraph: this.options.graph,
+    };
+  }
+
+  /** The executions of chain `id`, in subtask order. */
+  private executionsOf(id: string): Execution[] {
+    return this.executions.filter((x) => x.plan.id === id).sort((a, b) => a.subtask - b.subtask);
+  }
+
+  private planOf(id: string): TaskChainPlan {
+    const plan = this.options.plans.find((p) => p.id === id);
+    if (!plan) throw new Error(`no task plan for chain ${id}`);
+    return plan;
   }
 
   private cancelFailed(e: Execution, err: unknown): void {

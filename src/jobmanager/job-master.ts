@@ -4,16 +4,28 @@
 // delay, deploy again as the next attempt. A terminal job is recorded in the JobResultStore (dirty) before
 // its JobGraph is removed and the result is marked clean. Everything stops at once when the leader session
 // ends (a later leader recovers the job); nothing here outlives the session.
+import { CheckpointCoordinator } from "../checkpoint/coordinator.ts";
+import { readMetadata } from "../checkpoint/metadata.ts";
+import { stateRefs } from "../checkpoint/pending-checkpoint.ts";
 import { monotonicNow, sleep } from "../common/clock.ts";
-import { AlreadyExistsError, LeadershipLostError, StaleFenceError } from "../common/errors.ts";
+import { AlreadyExistsError, ConfigError, LeadershipLostError, StaleFenceError } from "../common/errors.ts";
 import type { EventSink } from "../common/events.ts";
 import type { Logger } from "../common/logger.ts";
-import type { JobDetails, JobGraph, JobState, JobSummary } from "../generated/records.ts";
+import type {
+  BlobRef,
+  CheckpointMetadata,
+  JobDetails,
+  JobGraph,
+  JobState,
+  JobSummary,
+  OperatorSubtaskState,
+} from "../generated/records.ts";
 import type { LeaderSession } from "../ha/leader-session.ts";
 import type { JobGraphStore } from "../ha/stores/job-graph-store.ts";
 import type { JobResultEntry, JobResultStore } from "../ha/stores/job-result-store.ts";
 import type { TaskChainPlan } from "../runtime/job-graph.ts";
 import { describe, ExecutionAttempt } from "./execution-attempt.ts";
+import { type JobCheckpoints, taskGateway } from "./job-checkpoints.ts";
 import type { Notifier } from "./notifier.ts";
 import type { ResourceManager } from "./resource-manager.ts";
 import type { RestartBackoff } from "./restart-strategy.ts";
@@ -37,6 +49,8 @@ export interface JobMasterOptions {
   readonly graphs: JobGraphStore;
   readonly results: JobResultStore;
   readonly backoff: RestartBackoff;
+  /** The job's checkpoint stores and config: restore, periodic checkpoints, cleanup at the end. */
+  readonly checkpoints?: JobCheckpoints;
   /** Resolves when this job may deploy (recovered jobs wait for the TaskManager registry rule). */
   readonly deployable: Promise<void>;
   /** Notified whenever slots may have become free. */
@@ -66,6 +80,9 @@ export class JobMaster {
   private restarts = 0;
   private error = "";
   private running: Promise<void> | undefined;
+  private coordinator: CheckpointCoordinator | undefined;
+  /** Set when checkpoints failed more often in a row than tolerated: the attempt fails with it. */
+  private checkpointFailure: string | undefined;
 
   constructor(private readonly options: JobMasterOptions) {
     this.jobId = options.graph.jobId;
@@ -115,6 +132,19 @@ export class JobMaster {
       runningTasks: this.current?.runningTasks() ?? 0,
       error: this.error,
     };
+  }
+
+  /** A task's checkpoint acknowledgement, routed here by execution id. */
+  acknowledgeCheckpoint(
+    executionId: string,
+    checkpointId: bigint,
+    states: readonly OperatorSubtaskState[],
+  ): void {
+    this.coordinator?.acknowledge(executionId, checkpointId, states);
+  }
+
+  declineCheckpoint(executionId: string, checkpointId: bigint, reason: string): void {
+    this.coordinator?.decline(executionId, checkpointId, reason);
   }
 
   details(): JobDetails {
@@ -169,17 +199,28 @@ export class JobMaster {
     await this.terminate("JOB_STATUS_CANCELED", "");
   }
 
-  /** One attempt: slots, deployment, then the tasks' states until all finished, one failed, or cancel. */
+  /** One attempt: restore point, slots, deployment, then the tasks' states until all finished, one failed, or cancel. */
   private async runAttempt(): Promise<Outcome> {
+    let restore: CheckpointMetadata | undefined;
+    try {
+      restore = await this.latestCheckpoint();
+    } catch (e: unknown) {
+      this.signal.throwIfAborted();
+      // Strict: never start empty when a checkpoint exists; the restart strategy decides on another try.
+      return { error: `cannot restore from the latest completed checkpoint: ${describe(e)}` };
+    }
     const attempt = new ExecutionAttempt({
       jobId: this.jobId,
       attempt: this.attempts,
       epoch: this.options.session.epoch,
       plans: this.options.plans,
+      graph: this.options.graph,
+      restore,
       resourceManager: this.options.resourceManager,
       signal: this.signal,
       retryMs: this.options.retryMs,
       logger: this.options.logger,
+      onFinished: (executionId) => this.coordinator?.taskFinished(executionId),
     });
     while (!attempt.place()) {
       // Checked again after every change; the timeout only bounds a missed notification.
@@ -187,16 +228,77 @@ export class JobMaster {
     }
     this.attempts += 1;
     this.current = attempt;
-    attempt.deploy();
-    for (;;) {
-      const outcome = attempt.outcome();
-      if (outcome === "running") {
-        if (this.stateName !== "RUNNING") this.setState("RUNNING");
-      } else if (outcome) {
-        return outcome;
-      }
-      if (!(await this.until(attempt.changed.next(this.cancelSignal)))) return "cancelled";
+    if (restore) {
+      this.options.logger.info("restoring from checkpoint", {
+        job: this.jobId,
+        checkpoint: restore.checkpointId,
+        attempt: this.attempts - 1,
+      });
     }
+    attempt.deploy();
+    this.startCoordinator(attempt);
+    try {
+      for (;;) {
+        const outcome = attempt.outcome();
+        if (outcome === "running") {
+          if (this.stateName !== "RUNNING") this.setState("RUNNING");
+        } else if (outcome) {
+          return outcome;
+        }
+        if (this.checkpointFailure !== undefined) return { error: this.checkpointFailure };
+        if (!(await this.until(attempt.changed.next(this.cancelSignal)))) return "cancelled";
+      }
+    } finally {
+      await this.stopCoordinator();
+    }
+  }
+
+  /** The latest completed checkpoint's metadata, read strictly; undefined when there is none. */
+  private async latestCheckpoint(): Promise<CheckpointMetadata | undefined> {
+    const checkpoints = this.options.checkpoints;
+    if (!checkpoints) return undefined;
+    if (checkpoints.blobs)
+      return CheckpointCoordinator.latestForRestore(checkpoints.store, checkpoints.blobs);
+    const latest = await checkpoints.store.latest();
+    if (latest) {
+      throw new ConfigError(
+        `checkpoint ${latest.checkpointId} exists, but this JobManager has no file storage to read it from; start it with --storage-dir`,
+      );
+    }
+    return undefined;
+  }
+
+  /** Periodic checkpoints of this attempt, when the job config enables them. */
+  private startCoordinator(attempt: ExecutionAttempt): void {
+    const checkpoints = this.options.checkpoints;
+    if (!checkpoints?.blobs || checkpoints.config.intervalMs <= 0) return;
+    this.checkpointFailure = undefined;
+    this.coordinator = new CheckpointCoordinator({
+      jobId: this.jobId,
+      session: this.options.session,
+      config: checkpoints.config,
+      counter: checkpoints.counter,
+      store: checkpoints.store,
+      blobs: checkpoints.blobs,
+      tasks: () => (this.current === attempt ? attempt.checkpointTasks() : []),
+      gateway: taskGateway(this.options.resourceManager),
+      events: this.options.events,
+      logger: this.options.logger,
+      onFailureThreshold: (reason) => {
+        this.checkpointFailure = `checkpoints failed more often than tolerated: ${reason}`;
+        attempt.changed.notify();
+      },
+    });
+    this.coordinator.start();
+  }
+
+  private async stopCoordinator(): Promise<void> {
+    const coordinator = this.coordinator;
+    this.coordinator = undefined;
+    if (!coordinator) return;
+    // After a revoke nothing here waits on the store: the coordinator stops itself with the session.
+    if (this.signal.aborted) void coordinator.stop();
+    else await coordinator.stop();
   }
 
   /** Records the result (or adopts one written first, e.g. by a cancel), then removes the job's HA data. */
@@ -216,6 +318,7 @@ export class JobMaster {
     });
     this.setState(jobStateOf(recorded));
     await this.retrying("clean up the job's HA data", async () => {
+      await removeCheckpoints(this.options.checkpoints, session);
       await graphs.remove(this.jobId, session);
       await results.markClean(this.jobId, session);
     });
@@ -261,4 +364,30 @@ export class JobMaster {
     this.options.logger.info("job state", { job: this.jobId, state, epoch: this.options.session.epoch });
     this.options.events({ event: "job-state", job: this.jobId, state, epoch: this.options.session.epoch });
   }
+}
+
+/** A terminal job's checkpoints: pointers and their files (CompletedCheckpointStore.removeAll), then the counter. */
+export async function removeCheckpoints(
+  checkpoints: JobCheckpoints | undefined,
+  session: LeaderSession,
+): Promise<void> {
+  if (!checkpoints) return;
+  const { store, blobs, counter } = checkpoints;
+  const states: BlobRef[] = [];
+  for (const c of await store.all()) {
+    if (!blobs || !c.metadata) continue;
+    try {
+      const metadata = await readMetadata(blobs, c.metadata, {
+        jobId: store.jobId,
+        checkpointId: c.checkpointId,
+      });
+      states.push(...stateRefs(metadata.states));
+    } catch {
+      // Unreadable metadata: its state files stay as orphans; the pointer goes all the same.
+    }
+  }
+  await store.removeAll(session);
+  // Pointers first, files second (DESIGN.md §3); a file that is gone already is fine.
+  for (const ref of states) await blobs?.delete(ref);
+  await counter.remove(session);
 }

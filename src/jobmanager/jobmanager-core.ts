@@ -53,6 +53,8 @@ export class JobManagerCore {
       graphs: new JobGraphStore(store, blobs),
       results: new JobResultStore(store),
       registry: new TaskManagerRegistryStore(store),
+      store,
+      blobs,
       heartbeatIntervalMs: options.heartbeatIntervalMs,
       heartbeatTimeoutMs: options.heartbeatTimeoutMs,
       safetyMarginMs: options.ha.safetyMarginMs,

@@ -1,6 +1,8 @@
 // Everything that lives exactly as long as one leader session: the resource manager, the job masters, the
 // recovery of stored jobs and the TaskManager-registry gate. Created on grant, closed on revoke; nothing in
 // here acts after close (every action checks the session, every wait takes its signal).
+
+import { type CheckpointConfig, DEFAULT_CHECKPOINT_CONFIG } from "../checkpoint/config.ts";
 import { monotonicNow, sleep } from "../common/clock.ts";
 import { CorruptRecordError } from "../common/errors.ts";
 import type { EventSink } from "../common/events.ts";
@@ -8,6 +10,9 @@ import type { Logger } from "../common/logger.ts";
 import { SerialQueue } from "../common/serial-queue.ts";
 import type { JobGraph } from "../generated/records.ts";
 import type { LeaderSession } from "../ha/leader-session.ts";
+import type { StateHandleStore } from "../ha/state-handle-store.ts";
+import { CheckpointIdCounter } from "../ha/stores/checkpoint-id-counter.ts";
+import { CompletedCheckpointStore } from "../ha/stores/completed-checkpoint-store.ts";
 import type { JobGraphStore } from "../ha/stores/job-graph-store.ts";
 import type { JobResultStore } from "../ha/stores/job-result-store.ts";
 import type {
@@ -16,10 +21,12 @@ import type {
 } from "../ha/stores/task-manager-registry-store.ts";
 import { parseJobConfig } from "../runtime/job-config.ts";
 import { planTasks } from "../runtime/job-graph.ts";
-import { JobMaster } from "./job-master.ts";
+import type { FileBlobStore } from "../storage/blob-store.ts";
+import type { JobCheckpoints } from "./job-checkpoints.ts";
+import { JobMaster, removeCheckpoints } from "./job-master.ts";
 import { Notifier } from "./notifier.ts";
 import { RegistryWriter } from "./registry-writer.ts";
-import { ResourceManager, type TaskExecutorClient } from "./resource-manager.ts";
+import { type CheckpointMessage, ResourceManager, type TaskExecutorClient } from "./resource-manager.ts";
 import { restartBackoff } from "./restart-strategy.ts";
 
 export interface LeaderContextOptions {
@@ -30,6 +37,10 @@ export interface LeaderContextOptions {
   readonly graphs: JobGraphStore;
   readonly results: JobResultStore;
   readonly registry: TaskManagerRegistryStore;
+  /** The HA store, for each job's checkpoint pointers and counter. */
+  readonly store: StateHandleStore;
+  /** File storage (--storage-dir): checkpoints and artifacts; undefined without one. */
+  readonly blobs: FileBlobStore | undefined;
   readonly heartbeatIntervalMs: number;
   readonly heartbeatTimeoutMs: number;
   readonly safetyMarginMs: number;
@@ -110,6 +121,7 @@ export class LeaderContext {
       events: this.options.events,
       logger: this.options.logger,
       onResourcesChanged: () => this.onResourcesChanged(),
+      onCheckpointMessage: (message) => this.onCheckpointMessage(message),
     });
     this.resourceManager.start();
     this.armGate(read?.taskmanagerIds, leasesEndAt);
@@ -146,6 +158,7 @@ export class LeaderContext {
       graphs: this.options.graphs,
       results: this.options.results,
       backoff: restartBackoff(config.restartStrategy),
+      checkpoints: this.checkpointsOf(graph.jobId, config.checkpointing),
       deployable: recovered ? this.gate : Promise.resolve(),
       resources: this.resources,
       retryMs: this.options.heartbeatIntervalMs,
@@ -167,11 +180,36 @@ export class LeaderContext {
     const running = this.cleaning.get(jobId);
     if (running) return running;
     const cleanup = this.retrying(`clean up job ${jobId}`, async () => {
+      await removeCheckpoints(this.checkpointsOf(jobId, DEFAULT_CHECKPOINT_CONFIG), this.session);
       await this.options.graphs.remove(jobId, this.session);
       await this.options.results.markClean(jobId, this.session);
     }).finally(() => this.cleaning.delete(jobId));
     this.cleaning.set(jobId, cleanup);
     return cleanup;
+  }
+
+  /** A job's checkpoint stores (retention from its config). */
+  private checkpointsOf(jobId: string, config: CheckpointConfig): JobCheckpoints {
+    const { store, blobs } = this.options;
+    return {
+      config,
+      store: new CompletedCheckpointStore(store, blobs, jobId, config.retain),
+      counter: new CheckpointIdCounter(store, jobId),
+      blobs,
+    };
+  }
+
+  /** Acks and declines go to the job of the execution: ids are <job>/<chain>/<subtask>/<attempt>@<epoch>. */
+  private onCheckpointMessage(message: CheckpointMessage): void {
+    const executionId = message.kind === "ack" ? message.ack.executionId : message.decline.executionId;
+    const job = this.jobs.get(executionId.slice(0, executionId.indexOf("/")));
+    if (!job) return;
+    if (message.kind === "ack") {
+      const { checkpointId, states } = message.ack;
+      job.acknowledgeCheckpoint(executionId, checkpointId, states);
+    } else {
+      job.declineCheckpoint(executionId, message.decline.checkpointId, message.decline.reason);
+    }
   }
 
   /** Stops everything at once: no more commands, answers or writes. Idempotent. */

@@ -187,6 +187,24 @@ export class ResourceManager implements ResourceManagerService {
       .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
+  /** host:port of a registered TaskManager. */
+  addressOf(taskmanagerId: string): string | undefined {
+    return this.registrations.of(taskmanagerId)?.address;
+  }
+
+  /**
+   * Sends a checkpoint command to the TaskManager running `executionId`, with this leader's epoch. Rejects,
+   * sending nothing, when the session or the execution's TaskManager is gone.
+   */
+  async checkpointCommand(
+    executionId: string,
+    send: (client: TaskExecutorClient, epoch: bigint, options: CallOptions) => Promise<unknown>,
+  ): Promise<void> {
+    const r = this.current(this.placed(executionId));
+    this.assertActive();
+    await send(r.client, this.epoch, this.callOptions(r));
+  }
+
   isRegistered(taskmanagerId: string): boolean {
     return this.registrations.of(taskmanagerId) !== undefined;
   }
@@ -236,6 +254,8 @@ export class ResourceManager implements ResourceManagerService {
       attempt: task.attempt,
       taskmanager: p.taskmanagerId,
       epoch: this.epoch,
+      // The completed checkpoint the task restores from; 0 when it starts empty.
+      checkpoint: task.restoredCheckpointId,
     });
   }
 

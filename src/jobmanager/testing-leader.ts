@@ -170,6 +170,8 @@ export async function directLeader(coordinator: MemoryCoordinator): Promise<Dire
     graphs,
     results,
     registry: new TaskManagerRegistryStore(store),
+    store,
+    blobs: undefined,
     heartbeatIntervalMs: 50,
     heartbeatTimeoutMs: 200,
     safetyMarginMs: TEST_HA.safetyMarginMs,

@@ -10,11 +10,15 @@ import type {
   CancelTaskRequest,
   CancelTaskResponse,
   CheckpointCommandResponse,
+  CheckpointNotification,
   DeployTaskRequest,
   DeployTaskResponse,
   ExecutionState,
   JobGraph,
+  OperatorSubtaskState,
+  TaskDescriptor,
   TaskStatus,
+  TriggerCheckpointRequest,
 } from "../generated/records.ts";
 import type { ResourceManagerService, TaskExecutorService } from "../generated/services.ts";
 import type { LeaderInfo } from "../ha/election-driver.ts";
@@ -26,14 +30,17 @@ import type { TaskExecutorClient } from "./resource-manager.ts";
 import { isTerminal } from "./slot-pool.ts";
 
 export interface FakeCommand {
-  readonly kind: "deploy" | "cancel";
+  readonly kind: "deploy" | "cancel" | "trigger" | "notify" | "abort";
   readonly epoch: bigint;
   readonly executionId: string;
   /** Position in the cluster-wide sequence of commands and marks (see TestCluster.mark). */
   readonly seq: number;
+  /** Checkpoint commands: which checkpoint. */
+  readonly checkpointId?: bigint;
 }
 
 interface FakeTask {
+  readonly descriptor: TaskDescriptor;
   readonly epoch: bigint;
   readonly slot: number;
   state: ExecutionState;
@@ -118,6 +125,7 @@ export class FakeTaskManager implements TaskExecutorService {
       if (t.slot === task.slot && !isTerminal(t.state)) throw new AlreadyExistsError(`slot ${task.slot}`);
     }
     this.tasks.set(task.executionId, {
+      descriptor: task,
       epoch: request.epoch,
       slot: task.slot,
       state: "EXECUTION_STATE_DEPLOYING",
@@ -136,22 +144,80 @@ export class FakeTaskManager implements TaskExecutorService {
     return { state: t.state };
   }
 
-  /** Fake tasks take no part in checkpoints (nothing triggers them yet). */
-  async triggerCheckpoint(): Promise<CheckpointCommandResponse> {
+  /**
+   * A trigger reaches a source task: as if its barrier flowed through the job, every running task of that
+   * job and epoch in the cluster acknowledges (one state-less entry per operator), unless acks are off.
+   */
+  async triggerCheckpoint(request: TriggerCheckpointRequest): Promise<CheckpointCommandResponse> {
+    this.receive("trigger", request.epoch, request.executionId, request.checkpointId);
+    if (!this.tasks.has(request.executionId)) throw new UnavailableError(`no task ${request.executionId}`);
+    const job = request.executionId.slice(0, request.executionId.indexOf("/"));
+    for (const tm of this.cluster.taskManagers.values()) {
+      if (tm.acknowledgeCheckpoints) tm.acknowledgeJob(job, request.epoch, request.checkpointId);
+    }
     return {};
   }
 
-  async notifyCheckpointComplete(): Promise<CheckpointCommandResponse> {
+  async notifyCheckpointComplete(request: CheckpointNotification): Promise<CheckpointCommandResponse> {
+    this.receive("notify", request.epoch, request.executionId, request.checkpointId);
     return {};
   }
 
-  async abortCheckpoint(): Promise<CheckpointCommandResponse> {
+  async abortCheckpoint(request: CheckpointNotification): Promise<CheckpointCommandResponse> {
+    this.receive("abort", request.epoch, request.executionId, request.checkpointId);
     return {};
   }
 
-  private receive(kind: FakeCommand["kind"], epoch: bigint, executionId: string): void {
+  /** Tasks acknowledge checkpoints (see triggerCheckpoint) unless false. */
+  acknowledgeCheckpoints = true;
+  private readonly acked = new Set<string>();
+
+  /** The descriptors of every task deployed here, in deploy order. */
+  descriptors(): TaskDescriptor[] {
+    return [...this.tasks.values()].map((t) => t.descriptor);
+  }
+
+  private acknowledgeJob(job: string, epoch: bigint, checkpointId: bigint): void {
+    const r = this.registration;
+    if (!r || r.epoch !== epoch || !this.alive) return;
+    for (const [id, t] of this.tasks) {
+      if (!id.startsWith(`${job}/`) || t.epoch !== epoch || t.state !== "EXECUTION_STATE_RUNNING") continue;
+      const key = `${id}#${checkpointId}`;
+      if (this.acked.has(key)) continue;
+      this.acked.add(key);
+      const d = t.descriptor;
+      const states: OperatorSubtaskState[] = d.chain.map((v) => ({
+        operatorUid: v.id,
+        subtask: d.subtask,
+        parallelism: d.parallelism,
+      }));
+      void r.rm
+        .acknowledgeCheckpoint({
+          taskmanagerId: this.id,
+          registrationId: r.registrationId,
+          epoch,
+          executionId: id,
+          checkpointId,
+          states,
+        })
+        .catch(() => undefined);
+    }
+  }
+
+  private receive(
+    kind: FakeCommand["kind"],
+    epoch: bigint,
+    executionId: string,
+    checkpointId?: bigint,
+  ): void {
     if (!this.alive) throw new UnavailableError(`taskmanager ${this.id} is down`);
-    const command = { kind, epoch, executionId, seq: this.cluster.nextSeq() };
+    const command: FakeCommand = {
+      kind,
+      epoch,
+      executionId,
+      seq: this.cluster.nextSeq(),
+      ...(checkpointId !== undefined && { checkpointId }),
+    };
     this.commands.push(command);
     this.onCommand(command);
     if (epoch < this.highest) throw new StaleEpochError(epoch, this.highest, `${kind} ${executionId}`);
@@ -290,9 +356,19 @@ export class TestCluster {
   readonly taskManagers = new Map<string, FakeTaskManager>();
   private seq = 0;
 
-  constructor(options: { readonly heartbeatIntervalMs?: number; readonly heartbeatTimeoutMs?: number } = {}) {
+  /** file:///… shared by the JobManagers (checkpoints, artifacts); none unless given. */
+  readonly storageDir: string | undefined;
+
+  constructor(
+    options: {
+      readonly heartbeatIntervalMs?: number;
+      readonly heartbeatTimeoutMs?: number;
+      readonly storageDir?: string;
+    } = {},
+  ) {
     this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? 50;
     this.heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? 200;
+    this.storageDir = options.storageDir;
   }
 
   nextSeq(): number {
@@ -315,7 +391,7 @@ export class TestCluster {
     const core = new JobManagerCore({
       name,
       ha: this.ha,
-      storageDir: undefined,
+      storageDir: this.storageDir,
       heartbeatIntervalMs: this.heartbeatIntervalMs,
       heartbeatTimeoutMs: this.heartbeatTimeoutMs,
       logger: silentLogger,
@@ -356,9 +432,9 @@ export class TestCluster {
     return {
       deployTask: (request) => tm?.deployTask(request) ?? unreachable(),
       cancelTask: (request) => tm?.cancelTask(request) ?? unreachable(),
-      triggerCheckpoint: () => tm?.triggerCheckpoint() ?? unreachable(),
-      notifyCheckpointComplete: () => tm?.notifyCheckpointComplete() ?? unreachable(),
-      abortCheckpoint: () => tm?.abortCheckpoint() ?? unreachable(),
+      triggerCheckpoint: (request) => tm?.triggerCheckpoint(request) ?? unreachable(),
+      notifyCheckpointComplete: (request) => tm?.notifyCheckpointComplete(request) ?? unreachable(),
+      abortCheckpoint: (request) => tm?.abortCheckpoint(request) ?? unreachable(),
       close: () => {},
     };
   }

@@ -124,7 +124,7 @@ describe("parseJobGraphJson", () => {
     ],
     [
       { ...SAMPLE, edges: [{ source: "numbers", target: "out", partitioning: "hash" }] },
-      "job.json: edge numbers -> out: hash partitioning needs data exchange between tasks",
+      "job.json: edge numbers -> out: hash partitioning needs a keyed operator as its target",
     ],
   ])("refuses %j", (doc, message) => invalid(doc, message));
 

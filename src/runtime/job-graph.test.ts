@@ -35,7 +35,7 @@ describe("validateJobGraph", () => {
     invalid(jobGraph([src("a"), sink("a")]), "vertex a: id is used by more than one vertex");
     invalid(
       jobGraph([vertex("a", "source.kafka")]),
-      'vertex a: operator kind "source.kafka" is unknown; known kinds: map.fail, sink.discard, sink.file, source.sequence',
+      'vertex a: operator kind "source.kafka" is unknown; known kinds: map.fail, sink.discard, sink.exactly-once-file, sink.file, sink.print, source.files, source.sequence, user.filter',
     );
     invalid(jobGraph([src("out", 0)]), "vertex out: parallelism 0 is invalid; use 1 to 1024");
     invalid(jobGraph([src("out", 1025)]), "vertex out: parallelism 1025 is invalid; use 1 to 1024");
@@ -124,27 +124,58 @@ describe("validateJobGraph", () => {
     );
   });
 
-  it("says clearly that data exchange between tasks is not supported yet", () => {
-    invalid(
-      jobGraph([src("a"), sink("b")], [edge("a", "b", "PARTITIONING_HASH")]),
-      "edge a -> b: hash partitioning needs data exchange between tasks, which this version does not support yet; connect vertices of equal parallelism with forward edges",
-    );
-    invalid(
-      jobGraph([src("a", 2), sink("b", 2)], [edge("a", "b", "PARTITIONING_REBALANCE")]),
-      "edge a -> b: rebalance partitioning needs data exchange",
-    );
+  it("allows data exchange: rebalance, broadcast, unions and splits, any parallelism", () => {
+    validateJobGraph(jobGraph([src("a", 2), sink("b", 3)], [edge("a", "b", "PARTITIONING_REBALANCE")]));
+    validateJobGraph(jobGraph([src("a"), sink("b", 4)], [edge("a", "b", "PARTITIONING_BROADCAST")]));
+    validateJobGraph(jobGraph([src("a"), sink("b"), sink("c")], [edge("a", "b"), edge("a", "c")]));
+    validateJobGraph(jobGraph([src("a"), src("b"), sink("c")], [edge("a", "c"), edge("b", "c")]));
+  });
+
+  it("keeps forward between equal parallelism and hash into keyed operators only", () => {
     invalid(
       jobGraph([src("a", 2), sink("b", 3)], [edge("a", "b")]),
       "edge a -> b: forward partitioning needs equal parallelism on both ends (a has 2, b has 3)",
     );
     invalid(
-      jobGraph([src("a"), sink("b"), sink("c")], [edge("a", "b"), edge("a", "c")]),
-      "vertex a has 2 outputs (b, c); splitting a stream needs data exchange between tasks, which this version does not support yet",
+      jobGraph([src("a"), sink("b")], [edge("a", "b", "PARTITIONING_HASH")]),
+      "edge a -> b: hash partitioning needs a keyed operator as its target (user.keyed-process, user.reduce, user.sum); b is sink.discard",
     );
-    invalid(
-      jobGraph([src("a"), src("b"), sink("c")], [edge("a", "c"), edge("b", "c")]),
-      "vertex c has 2 inputs (a, b); joining streams needs data exchange between tasks",
+    const withArtifact = { artifact: true };
+    const sum = (id: string, parallelism = 1) => vertex(id, "user.sum", {}, parallelism);
+    validateJobGraph(
+      jobGraph(
+        [src("a", 2), sum("k", 128), sink("o", 128)],
+        [edge("a", "k", "PARTITIONING_HASH"), edge("k", "o")],
+      ),
+      withArtifact,
     );
+    expect(() =>
+      validateJobGraph(
+        jobGraph(
+          [src("a"), src("b"), sum("k")],
+          [edge("a", "k", "PARTITIONING_HASH"), edge("b", "k", "PARTITIONING_REBALANCE")],
+        ),
+        withArtifact,
+      ),
+    ).toThrow(
+      "edge b -> k: k is a keyed operator (user.sum), so every input must be hash-partitioned by its key (keyBy); this one is rebalance",
+    );
+    expect(() =>
+      validateJobGraph(
+        jobGraph([src("a"), sum("k", 129)], [edge("a", "k", "PARTITIONING_HASH")]),
+        withArtifact,
+      ),
+    ).toThrow("vertex k: parallelism 129 exceeds the 128 key groups of a keyed operator; use 1 to 128");
+  });
+
+  it("requires the application artifact for user code", () => {
+    const graph = jobGraph(
+      [src("a"), vertex("m", "user.map", {}), sink("o")],
+      [edge("a", "m"), edge("m", "o")],
+    );
+    invalid(graph, "vertex m is user code: submit it with vigil run");
+    validateJobGraph(graph, { artifact: true });
+    validateJobGraph({ ...graph, artifact: { uri: "file:///x/artifact", size: 1n, sha256: "00" } });
   });
 
   it("checks the job config", () => {
@@ -185,8 +216,7 @@ describe("planTasks", () => {
     ]);
   });
 
-  it("splits chains where data would be exchanged, sources first (for the streaming runtime)", () => {
-    // Not valid yet (validation refuses exchanges), but planning already cuts chains at them.
+  it("splits chains where data is exchanged, sources first, and links them by their edges", () => {
     const graph = jobGraph(
       [sink("sink", 2), map("m", 2), src("a", 1), src("b", 1), map("join", 2)],
       [
@@ -201,5 +231,33 @@ describe("planTasks", () => {
       ["b", ["b"]],
       ["join", ["join", "m", "sink"]],
     ]);
+    const [a, b, join] = planTasks(graph);
+    const ends = (edges: readonly { edge: { source: string; target: string }; chain: string }[]) =>
+      edges.map((e) => [e.edge.source, e.edge.target, e.chain]);
+    expect(ends(a!.outputs)).toEqual([["a", "join", "join"]]);
+    expect(ends(b!.inputs)).toEqual([]);
+    expect(ends(join!.inputs)).toEqual([
+      ["a", "join", "a"],
+      ["b", "join", "b"],
+    ]);
+    expect(ends(join!.outputs)).toEqual([]);
+  });
+
+  it("cuts chains at unequal parallelism, non-forward edges and splits", () => {
+    const graph = jobGraph(
+      [src("s", 2), map("m", 2), map("r", 3), sink("o1", 3), sink("o2", 3)],
+      [edge("s", "m"), edge("m", "r", "PARTITIONING_REBALANCE"), edge("r", "o1"), edge("r", "o2")],
+    );
+    validateJobGraph(graph);
+    const plans = planTasks(graph);
+    expect(plans.map((p) => [p.id, p.vertices.map((v) => v.id), p.parallelism])).toEqual([
+      ["s", ["s", "m"], 2],
+      ["r", ["r"], 3],
+      ["o1", ["o1"], 3],
+      ["o2", ["o2"], 3],
+    ]);
+    expect(plans[0]!.outputs.map((e) => [e.edge.source, e.chain])).toEqual([["m", "r"]]);
+    expect(plans[1]!.inputs.map((e) => [e.edge.source, e.chain])).toEqual([["m", "s"]]);
+    expect(plans[1]!.outputs.map((e) => e.chain)).toEqual(["o1", "o2"]);
   });
 });

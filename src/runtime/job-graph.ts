@@ -5,20 +5,28 @@
 //
 // Planning chains vertices as Flink does: a forward edge between vertices of equal parallelism, where the
 // upstream vertex has no other output and the downstream one no other input, joins them into one task, so
-// records pass between them by a function call. Until data exchange between tasks exists (next issue), every
-// valid graph is a set of such chains; the rules that say "not supported yet" go away then, planTasks stays.
+// records pass between them by a function call. Every other edge is a data exchange between tasks: each plan
+// lists the edges into its head (from the tail of another chain) and out of its tail.
 import { ConfigError, InvalidArgumentError } from "../common/errors.ts";
 import { codecs, type JobEdge, type JobGraph, type JobVertex } from "../generated/records.ts";
 import { segment } from "../ha/keys.ts";
+import { DEFAULT_MAX_PARALLELISM } from "../state/key-groups.ts";
 import { GraphTopology } from "./graph-topology.ts";
 import { parseJobConfig } from "./job-config.ts";
-import type { OperatorRole } from "./operators/operator.ts";
-import { builtInOperators, type OperatorRegistry } from "./operators/registry.ts";
+import { builtInOperators, OperatorRegistry } from "./operators/registry.ts";
+import { builtInStreamOperators, type StreamOperatorRegistry } from "./streaming/registry.ts";
 
 /** Limit of the encoded JobGraph (codecs.JobGraph.encode): it must fit one etcd request / ZooKeeper znode. */
 export const MAX_JOB_GRAPH_BYTES = 1_048_576;
 export const MAX_PARALLELISM = 1024;
 export const JOB_GRAPH_VERSION = 1;
+
+/** An edge between two chains: a data exchange. */
+export interface ChainEdge {
+  readonly edge: JobEdge;
+  /** The id of the chain at the other end: the producer's for an input, the consumer's for an output. */
+  readonly chain: string;
+}
 
 export interface TaskChainPlan {
   /** The head vertex's id. */
@@ -26,26 +34,73 @@ export interface TaskChainPlan {
   /** Head first. */
   readonly vertices: readonly JobVertex[];
   readonly parallelism: number;
+  /** Edges into the head from other chains' tails, in graph order (one input gate each). */
+  readonly inputs: readonly ChainEdge[];
+  /** Edges out of the tail into other chains' heads, in graph order (one result partition each). */
+  readonly outputs: readonly ChainEdge[];
+}
+
+export interface ValidateOptions {
+  /** Streaming operator kinds (default: the built-in ones). */
+  readonly operators?: StreamOperatorRegistry;
+  /**
+   * Kinds of the issue-3 chain runtime still accepted while the streaming registry lacks them (map.fail,
+   * sink.file, sink.discard); the streaming registry wins for kinds in both.
+   */
+  readonly legacyOperators?: OperatorRegistry;
+  /** The submission carries the application artifact (graph.artifact is set from it before storing). */
+  readonly artifact?: boolean;
+}
+
+/**
+ * Kinds whose operator keeps keyed state: every input is hash-partitioned by their key selector. The streaming
+ * registry does not say which kinds are keyed yet, so they are listed here.
+ */
+export const KEYED_KINDS: ReadonlySet<string> = new Set(["user.reduce", "user.sum", "user.keyed-process"]);
+
+type Role = "source" | "operator" | "sink";
+
+/** Sinks end a stream; the kind naming convention says which kinds are sinks ("sink.…"). */
+function roleOf(kind: string, configured: "source" | "operator" | "transform" | "sink"): Role {
+  if (configured === "source") return "source";
+  return configured === "sink" || kind.startsWith("sink.") ? "sink" : "operator";
 }
 
 /** Throws InvalidArgumentError naming the first problem and where (vertex id / edge "a -> b" / JSON key). */
-export function validateJobGraph(graph: JobGraph, operators: OperatorRegistry = builtInOperators): void {
+export function validateJobGraph(
+  graph: JobGraph,
+  optionsOrLegacy: ValidateOptions | OperatorRegistry = {},
+): void {
+  // job-graph-json.ts still passes the issue-3 registry positionally.
+  const options: ValidateOptions =
+    optionsOrLegacy instanceof OperatorRegistry ? { legacyOperators: optionsOrLegacy } : optionsOrLegacy;
+  const operators = options.operators ?? builtInStreamOperators;
+  const legacy = options.legacyOperators ?? builtInOperators;
   if (graph.version !== JOB_GRAPH_VERSION) {
     fail(`JobGraph version ${graph.version} is not supported; this vigil reads version ${JOB_GRAPH_VERSION}`);
   }
   checkSegment(graph.jobId, "job id");
   if (graph.vertices.length === 0) fail("JobGraph has no vertices; a job needs at least one source");
 
-  const roles = new Map<string, OperatorRole>();
+  const hasArtifact = options.artifact === true || graph.artifact !== undefined;
+  const roles = new Map<string, Role>();
   for (const v of graph.vertices) {
     checkSegment(v.id, "vertex id");
     const where = `vertex ${v.id}`;
     if (roles.has(v.id)) fail(`${where}: id is used by more than one vertex; vertex ids must be unique`);
-    operators.definition(v.operatorKind, where);
     if (!Number.isInteger(v.parallelism) || v.parallelism < 1 || v.parallelism > MAX_PARALLELISM) {
+      checkKind(v, operators, legacy, where);
       fail(`${where}: parallelism ${v.parallelism} is invalid; use 1 to ${MAX_PARALLELISM}`);
     }
-    roles.set(v.id, operators.configure(v, where).role);
+    roles.set(v.id, checkKind(v, operators, legacy, where));
+    if (v.operatorKind.startsWith("user.") && !hasArtifact) {
+      fail(`vertex ${v.id} is user code: submit it with vigil run (the application artifact is missing)`);
+    }
+    if (KEYED_KINDS.has(v.operatorKind) && v.parallelism > DEFAULT_MAX_PARALLELISM) {
+      fail(
+        `${where}: parallelism ${v.parallelism} exceeds the ${DEFAULT_MAX_PARALLELISM} key groups of a keyed operator; use 1 to ${DEFAULT_MAX_PARALLELISM}`,
+      );
+    }
   }
 
   for (const e of graph.edges) {
@@ -68,12 +123,15 @@ export function validateJobGraph(graph: JobGraph, operators: OperatorRegistry = 
   if (cycle) fail(`cycle ${cycle.join(" -> ")}: a JobGraph must not have cycles`);
 
   for (const v of graph.vertices) checkRole(v, roles.get(v.id)!, topology);
-  checkNoDataExchange(graph, topology);
+  checkExchanges(graph, topology);
   parseJobConfig(graph.configJson, "job config");
   checkSize(graph);
 }
 
-/** Chains of forward-connected, equal-parallelism vertices, sources first (topological). Valid graphs only. */
+/**
+ * Chains of forward-connected, equal-parallelism vertices, sources first (topological), each with its input
+ * and output edges. Valid graphs only.
+ */
 export function planTasks(graph: JobGraph): TaskChainPlan[] {
   const topology = new GraphTopology(graph);
   const chained = (e: JobEdge): boolean =>
@@ -82,7 +140,8 @@ export function planTasks(graph: JobGraph): TaskChainPlan[] {
     topology.outputs(e.source).length === 1 &&
     topology.inputs(e.target).length === 1;
 
-  const plans: TaskChainPlan[] = [];
+  const chains: { id: string; vertices: JobVertex[] }[] = [];
+  const chainOf = new Map<string, string>();
   for (const head of topology.topologicalOrder()) {
     const inputs = topology.inputs(head.id);
     if (inputs.length === 1 && chained(inputs[0]!)) continue;
@@ -92,9 +151,19 @@ export function planTasks(graph: JobGraph): TaskChainPlan[] {
       if (outputs.length !== 1 || !chained(outputs[0]!)) break;
       vertices.push(topology.vertex(outputs[0]!.target));
     }
-    plans.push({ id: head.id, vertices, parallelism: head.parallelism });
+    for (const v of vertices) chainOf.set(v.id, head.id);
+    chains.push({ id: head.id, vertices });
   }
-  return plans;
+  return chains.map(({ id, vertices }) => ({
+    id,
+    vertices,
+    parallelism: vertices[0]!.parallelism,
+    inputs: topology.inputs(id).map((edge) => ({ edge, chain: chainOf.get(edge.source)! })),
+    outputs: topology
+      .outputs(vertices[vertices.length - 1]!.id)
+      .filter((edge) => !chained(edge))
+      .map((edge) => ({ edge, chain: chainOf.get(edge.target)! })),
+  }));
 }
 
 /** "forward", "hash", … for an edge's partitioning. */
@@ -113,8 +182,28 @@ function edgeName(e: JobEdge): string {
   return `edge ${e.source} -> ${e.target}`;
 }
 
-// Sources start every chain; everything else needs an input; sinks end a stream.
-function checkRole(v: JobVertex, role: OperatorRole, topology: GraphTopology): void {
+/** Validates the vertex's kind and config against the streaming registry (or the legacy one); its role. */
+function checkKind(
+  v: JobVertex,
+  operators: StreamOperatorRegistry,
+  legacy: OperatorRegistry,
+  where: string,
+): Role {
+  if (operators.get(v.operatorKind) === undefined && legacy.get(v.operatorKind) === undefined) {
+    const known = [...new Set([...operators.kinds(), ...legacy.kinds()])].sort();
+    fail(
+      `${where}: operator kind ${JSON.stringify(v.operatorKind)} is unknown; known kinds: ${known.join(", ")}`,
+    );
+  }
+  const configured =
+    operators.get(v.operatorKind) !== undefined
+      ? operators.configure(v, where).role
+      : legacy.configure(v, where).role;
+  return roleOf(v.operatorKind, configured);
+}
+
+// Sources start every stream; everything else needs an input; sinks end a stream.
+function checkRole(v: JobVertex, role: Role, topology: GraphTopology): void {
   const where = `vertex ${v.id}`;
   const [input] = topology.inputs(v.id);
   const [output] = topology.outputs(v.id);
@@ -129,41 +218,32 @@ function checkRole(v: JobVertex, role: OperatorRole, topology: GraphTopology): v
   }
 }
 
-const NOT_YET = "needs data exchange between tasks, which this version does not support yet";
-
-function checkNoDataExchange(graph: JobGraph, topology: GraphTopology): void {
+// Forward keeps subtask i → i, so it needs equal parallelism (as in Flink); hash partitioning routes by the
+// keyed operator's key selector, so it goes exactly into keyed operators, and they take nothing else.
+function checkExchanges(graph: JobGraph, topology: GraphTopology): void {
   for (const e of graph.edges) {
     const source = topology.vertex(e.source);
     const target = topology.vertex(e.target);
-    if (e.partitioning !== "PARTITIONING_FORWARD") {
+    const keyed = KEYED_KINDS.has(target.operatorKind);
+    if (e.partitioning === "PARTITIONING_FORWARD" && source.parallelism !== target.parallelism) {
       fail(
-        `${edgeName(e)}: ${partitioningName(e.partitioning)} partitioning ${NOT_YET}; connect vertices of equal parallelism with forward edges`,
+        `${edgeName(e)}: forward partitioning needs equal parallelism on both ends (${source.id} has ${source.parallelism}, ${target.id} has ${target.parallelism}); give both the same parallelism or use rebalance`,
       );
     }
-    if (source.parallelism !== target.parallelism) {
-      // Forward never changes parallelism, with or without data exchange (as in Flink).
+    if (e.partitioning === "PARTITIONING_HASH" && !keyed) {
       fail(
-        `${edgeName(e)}: forward partitioning needs equal parallelism on both ends (${source.id} has ${source.parallelism}, ${target.id} has ${target.parallelism}); give both the same parallelism`,
+        `${edgeName(e)}: hash partitioning needs a keyed operator as its target (${KEYED_KINDS_LIST}); ${target.id} is ${target.operatorKind}`,
       );
     }
-  }
-  for (const v of graph.vertices) {
-    const inputs = topology.inputs(v.id);
-    const outputs = topology.outputs(v.id);
-    if (inputs.length > 1) {
-      const from = inputs.map((e) => e.source).join(", ");
+    if (keyed && e.partitioning !== "PARTITIONING_HASH") {
       fail(
-        `vertex ${v.id} has ${inputs.length} inputs (${from}); joining streams ${NOT_YET}; give each vertex at most one input`,
-      );
-    }
-    if (outputs.length > 1) {
-      const to = outputs.map((e) => e.target).join(", ");
-      fail(
-        `vertex ${v.id} has ${outputs.length} outputs (${to}); splitting a stream ${NOT_YET}; give each vertex at most one output`,
+        `${edgeName(e)}: ${target.id} is a keyed operator (${target.operatorKind}), so every input must be hash-partitioned by its key (keyBy); this one is ${partitioningName(e.partitioning)}`,
       );
     }
   }
 }
+
+const KEYED_KINDS_LIST = [...KEYED_KINDS].sort().join(", ");
 
 function checkSize(graph: JobGraph): void {
   let size: number;

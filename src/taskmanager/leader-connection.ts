@@ -9,6 +9,7 @@ import { monotonicNow, sleep } from "../common/clock.ts";
 import { describeCause, InternalError, LifecycleError, VigilError } from "../common/errors.ts";
 import type { EventSink } from "../common/events.ts";
 import type { Logger } from "../common/logger.ts";
+import type { OperatorSubtaskState } from "../generated/records.ts";
 import type { LeaderInfo } from "../ha/election-driver.ts";
 import type { LeaderRetrievalListener } from "../ha/leader-retrieval-service.ts";
 import { boundedCall } from "./bounded-call.ts";
@@ -169,6 +170,48 @@ export class LeaderConnection implements LeaderRetrievalListener {
     ).catch((e: unknown) => {
       // The next heartbeat carries the same state.
       this.options.logger.debug(`${what} failed`, { error: describeCause(e) });
+    });
+  }
+
+  /**
+   * Reports a task's checkpoint ack (`states`) or decline (`reason`) to the leader of `epoch`, if this
+   * TaskManager is still registered with it; otherwise, or when the call fails, the checkpoint times out on the
+   * leader's side. Best effort; never throws.
+   */
+  reportCheckpoint(
+    epoch: bigint,
+    executionId: string,
+    checkpointId: bigint,
+    outcome: { readonly states: OperatorSubtaskState[] } | { readonly reason: string },
+  ): void {
+    const active = this.active;
+    const registration = this.registration;
+    const what = `checkpoint ${checkpointId} ${"states" in outcome ? "ack" : "decline"} of ${executionId}`;
+    if (!active || registration !== active.registration || epoch !== registration.epoch) {
+      this.options.logger.debug(`${what} not sent: not registered with the leader of epoch ${epoch}`);
+      return;
+    }
+    const base = {
+      taskmanagerId: this.options.id,
+      registrationId: registration.registrationId,
+      epoch,
+      executionId,
+      checkpointId,
+    };
+    void boundedCall(
+      (signal) =>
+        "states" in outcome
+          ? active.client.acknowledgeCheckpoint(
+              { ...base, states: outcome.states },
+              { signal, timeoutMs: UPDATE_TIMEOUT_MS },
+            )
+          : active.client.declineCheckpoint(
+              { ...base, reason: outcome.reason },
+              { signal, timeoutMs: UPDATE_TIMEOUT_MS },
+            ),
+      { signal: this.closeController.signal, timeoutMs: UPDATE_TIMEOUT_MS, what },
+    ).catch((e: unknown) => {
+      this.options.logger.warn(`${what} to ${registration.leader} failed`, { error: describeCause(e) });
     });
   }
 

@@ -1,6 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { monotonicNow, sleep } from "../common/clock.ts";
-import { AlreadyExistsError, InvalidArgumentError, StaleEpochError } from "../common/errors.ts";
+import {
+  AlreadyExistsError,
+  InvalidArgumentError,
+  NotFoundError,
+  StaleEpochError,
+} from "../common/errors.ts";
 import { RecordedEvents } from "../common/events.ts";
 import { silentLogger } from "../common/logger.ts";
 import { waitUntil } from "../ha/testing.ts";
@@ -33,7 +38,6 @@ function setup(slots = 2, epoch = 5n, extra: SetupOptions = {}) {
   const executor = new TaskExecutor({
     id: "tm-1",
     slots,
-    storageDir: undefined,
     fence,
     registration: () => state.registration,
     awaitRegistration: extra.awaitRegistration ?? (async () => {}),
@@ -350,30 +354,30 @@ describe("TaskExecutor", () => {
 });
 
 describe("TaskExecutor checkpoint commands", () => {
-  it("refuses a trigger for a task of this runtime, saying why; completion and abort are idempotent no-ops", async () => {
-    const { executor, deploy } = setup();
+  it("routes checkpoint commands to the running task of that epoch; unknown executions: NOT_FOUND / no-op", async () => {
+    const { executor, deploy, tasks } = setup();
     await deploy(0);
     const executionId = "job1/source/0/1@5";
-    await expect(
-      executor.triggerCheckpoint({
-        epoch: 5n,
-        executionId,
-        checkpointId: 1n,
-        timestampMs: 0n,
-        savepoint: false,
-      }),
-    ).rejects.toThrow(/trigger checkpoint 1 of job1\/source\/0\/1@5: this task's operators do not take part/);
-    await expect(
-      executor.triggerCheckpoint({
-        epoch: 5n,
-        executionId: "nope",
-        checkpointId: 1n,
-        timestampMs: 0n,
-        savepoint: false,
-      }),
-    ).rejects.toThrow(/task nope on taskmanager tm-1: not found/);
+    const trigger = { epoch: 5n, executionId, checkpointId: 1n, timestampMs: 1234n, savepoint: false };
+    expect(await executor.triggerCheckpoint(trigger)).toEqual({});
     expect(await executor.notifyCheckpointComplete({ epoch: 5n, executionId, checkpointId: 1n })).toEqual({});
-    expect(await executor.abortCheckpoint({ epoch: 5n, executionId, checkpointId: 1n })).toEqual({});
+    expect(await executor.abortCheckpoint({ epoch: 5n, executionId, checkpointId: 2n })).toEqual({});
+    await expect(executor.triggerCheckpoint({ ...trigger, executionId: "nope" })).rejects.toThrow(
+      /task nope of epoch 5 on taskmanager tm-1: not found/,
+    );
+    await expect(executor.triggerCheckpoint({ ...trigger, executionId: "nope" })).rejects.toBeInstanceOf(
+      NotFoundError,
+    );
+    // Notifications for unknown executions (or of another epoch) are no-ops.
+    expect(
+      await executor.notifyCheckpointComplete({ epoch: 5n, executionId: "nope", checkpointId: 1n }),
+    ).toEqual({});
+    expect(await executor.abortCheckpoint({ epoch: 6n, executionId, checkpointId: 3n })).toEqual({});
+    expect(tasks.checkpointCommands).toEqual([
+      `trigger ${executionId} 1`,
+      `complete ${executionId} 1`,
+      `abort ${executionId} 2`,
+    ]);
   });
 
   it("refuses checkpoint commands of a deposed leader with both epochs", async () => {

@@ -1,7 +1,8 @@
 // The TaskExecutor service of one TaskManager: the leader's commands (deploy, cancel) land here. Each command
 // passes the epoch fence first (a deposed leader is refused, with evidence), then must belong to the current
 // registration; tasks run through an injected runner with an AbortController, hold their slot until their code
-// has really stopped, and report every state change through a callback. Every wait for cancelled tasks has a
+// has really stopped, and report every state change through a callback. Checkpoint commands go to the running
+// task's handle. Every wait for cancelled tasks has a
 // deadline (cancellation-watchdog.ts); a task still running at it is a fatal error.
 
 import { monotonicNow } from "../common/clock.ts";
@@ -28,14 +29,34 @@ import type {
 } from "../generated/records.ts";
 import type { TaskExecutorService } from "../generated/services.ts";
 import type { CallOptions } from "../rpc/call.ts";
-import type { TaskContext } from "../runtime/task.ts";
 import { boundedCall } from "./bounded-call.ts";
 import { awaitStops, TaskCancellationTimeoutError } from "./cancellation-watchdog.ts";
 import type { EpochFence } from "./epoch-fence.ts";
 import { type Registration, RegistrationFenceError } from "./registration.ts";
 import { SlotTable } from "./slots.ts";
 
-export type TaskRunner = (context: TaskContext) => Promise<void>;
+/** What a runner gets to start one task. */
+export interface TaskRunContext {
+  readonly task: TaskDescriptor;
+  /** The epoch of the leader that deployed it (the deploy request's). */
+  readonly epoch: bigint;
+  /** Aborted = cancel: stop promptly (< 100 ms). */
+  readonly signal: AbortSignal;
+  /** Cumulative records (called at most ~10 times/s, and at the end). */
+  onRecords(total: number): void;
+}
+
+/** A started task: its outcome and its checkpoint commands (as runStreamTask's StreamTask). */
+export interface TaskHandle {
+  /** Resolves when it finished; rejects with the failure, or signal.reason when cancelled. */
+  readonly done: Promise<void>;
+  /** Never throws. */
+  triggerCheckpoint(checkpointId: bigint, timestampMs: number, savepoint: boolean): void;
+  notifyCheckpointComplete(checkpointId: bigint): void;
+  abortCheckpoint(checkpointId: bigint): void;
+}
+
+export type TaskRunner = (context: TaskRunContext) => TaskHandle;
 
 /** A task's new status, with the epoch of the leader that deployed it. */
 export interface TaskStateChange {
@@ -47,7 +68,6 @@ export interface TaskExecutorOptions {
   /** This TaskManager's id, for messages. */
   readonly id: string;
   readonly slots: number;
-  readonly storageDir: string | undefined;
   readonly fence: EpochFence;
   /** The registration whose lease currently holds; undefined when none does. Checked on every deploy. */
   readonly registration: () => Registration | undefined;
@@ -76,6 +96,8 @@ interface Task {
   readonly descriptor: TaskDescriptor;
   readonly epoch: bigint;
   readonly controller: AbortController;
+  /** Undefined only if the runner threw instead of returning a handle. */
+  handle: TaskHandle | undefined;
   state: ExecutionState;
   records: bigint;
   error: string;
@@ -184,36 +206,41 @@ export class TaskExecutor implements TaskExecutorService {
   }
 
   /**
-   * Checkpoint commands (epoch-fenced like every command). The tasks of this runtime (issue 3's chains) take no
-   * part in checkpoints: a trigger is refused with an error that says so (the coordinator aborts that
-   * checkpoint); completion and abort notifications are idempotent and have nothing to do.
+   * Checkpoint commands (epoch-fenced like every command) go to the task of that execution deployed by that
+   * epoch. A trigger for an unknown execution (or one of another epoch) is NOT_FOUND, so the coordinator
+   * aborts that checkpoint; a task that already ended ignores it (the task answers through ack/decline).
+   * Completion and abort notifications are idempotent and a no-op for unknown executions.
    */
   async triggerCheckpoint(request: TriggerCheckpointRequest): Promise<CheckpointCommandResponse> {
     const what = `trigger checkpoint ${request.checkpointId} of ${request.executionId}`;
     this.checkEpoch("checkpoint", request.executionId, request.epoch, what);
-    if (!this.tasks.has(request.executionId))
-      throw new NotFoundError(`task ${request.executionId} on taskmanager ${this.options.id}`);
-    throw new InvalidArgumentError(`${what}: this task's operators do not take part in checkpoints`);
+    const task = this.tasks.get(request.executionId);
+    if (task === undefined || task.epoch !== request.epoch) {
+      throw new NotFoundError(
+        `task ${request.executionId} of epoch ${request.epoch} on taskmanager ${this.options.id}`,
+      );
+    }
+    task.handle?.triggerCheckpoint(request.checkpointId, Number(request.timestampMs), request.savepoint);
+    return {};
   }
 
   async notifyCheckpointComplete(request: CheckpointNotification): Promise<CheckpointCommandResponse> {
-    this.checkEpoch(
-      "checkpoint",
-      request.executionId,
-      request.epoch,
-      `checkpoint ${request.checkpointId} complete`,
-    );
+    const what = `checkpoint ${request.checkpointId} complete`;
+    this.checkEpoch("checkpoint", request.executionId, request.epoch, what);
+    this.taskOf(request)?.handle?.notifyCheckpointComplete(request.checkpointId);
     return {};
   }
 
   async abortCheckpoint(request: CheckpointNotification): Promise<CheckpointCommandResponse> {
-    this.checkEpoch(
-      "checkpoint",
-      request.executionId,
-      request.epoch,
-      `abort checkpoint ${request.checkpointId}`,
-    );
+    const what = `abort checkpoint ${request.checkpointId}`;
+    this.checkEpoch("checkpoint", request.executionId, request.epoch, what);
+    this.taskOf(request)?.handle?.abortCheckpoint(request.checkpointId);
     return {};
+  }
+
+  private taskOf(request: CheckpointNotification): Task | undefined {
+    const task = this.tasks.get(request.executionId);
+    return task?.epoch === request.epoch ? task : undefined;
   }
 
   /** True once tasks failed to stop by a cancellation deadline: this TaskManager must not take work again. */
@@ -334,6 +361,7 @@ export class TaskExecutor implements TaskExecutorService {
       descriptor,
       epoch,
       controller,
+      handle: undefined,
       state: "EXECUTION_STATE_RUNNING",
       records: 0n,
       error: "",
@@ -341,17 +369,18 @@ export class TaskExecutor implements TaskExecutorService {
       fatal: false,
     };
     this.tasks.set(descriptor.executionId, task);
-    const context: TaskContext = {
+    const context: TaskRunContext = {
       task: descriptor,
+      epoch,
       signal: controller.signal,
-      storageDir: this.options.storageDir,
       onRecords: (total) => {
         if (Number.isFinite(total) && total >= 0) task.records = BigInt(Math.trunc(total));
       },
     };
     let running: Promise<void>;
     try {
-      running = this.options.runTask(context);
+      task.handle = this.options.runTask(context);
+      running = task.handle.done;
     } catch (e: unknown) {
       running = Promise.reject(e);
     }

@@ -1,9 +1,13 @@
-// One TaskManager process's composition: the TaskExecutor service on an RPC server, the HA backend (leader
-// retrieval only; a TaskManager never writes to the HA store) and the connection to the JobManagers' leader.
+// One TaskManager process's composition: the TaskExecutor and DataExchange services on one RPC server, the HA
+// backend (leader retrieval only; a TaskManager never writes to the HA store), the connection to the
+// JobManagers' leader, and the streaming runtime that runs the deployed tasks (stream-task-runner.ts).
 import { ConfigError, describeCause, LifecycleError } from "../common/errors.ts";
 import type { EventSink } from "../common/events.ts";
 import type { Logger } from "../common/logger.ts";
 import type { HaConfig } from "../config/ha-config.ts";
+import { ExchangeService } from "../exchange/exchange-service.ts";
+import { ExchangeClients } from "../exchange/remote-channel.ts";
+import { dataExchangeService } from "../exchange/wire.ts";
 import type { TaskExecutorService } from "../generated/services.ts";
 import {
   ResourceManagerMethods,
@@ -18,19 +22,44 @@ import type { MemoryCoordinator } from "../ha/memory/index.ts";
 import { advertisedAddress } from "../rpc/address.ts";
 import { createClient } from "../rpc/client.ts";
 import { RpcServer } from "../rpc/server.ts";
-import { runChain, type TaskContext } from "../runtime/task.ts";
+import { FileBlobStore } from "../storage/blob-store.ts";
+import { ApplicationFunctions } from "./application-functions.ts";
 import type { TaskCancellationTimeoutError } from "./cancellation-watchdog.ts";
 import { EpochFence } from "./epoch-fence.ts";
 import { LeaderConnection } from "./leader-connection.ts";
 import { DEFAULT_HEARTBEAT_TIMEOUT_MS } from "./registration.ts";
-import { TaskExecutor } from "./task-executor.ts";
+import { streamTaskRunner } from "./stream-task-runner.ts";
+import { TaskExecutor, type TaskRunner } from "./task-executor.ts";
+
+/** The data exchange's buffers (defaults in DEFAULT_EXCHANGE_SETTINGS). */
+export interface ExchangeSettings {
+  /** Buffers a subpartition holds before its consumer takes them. */
+  readonly subpartitionBuffers: number;
+  /** Records per buffer. */
+  readonly bufferRecords: number;
+  /** How long records may wait for a buffer to fill. */
+  readonly flushMs: number;
+  /** Buffers an input channel lets its producer send ahead. */
+  readonly creditBuffers: number;
+  /** How long a consumer's request waits for its producer to register the partition. */
+  readonly partitionWaitMs: number;
+}
+
+export const DEFAULT_EXCHANGE_SETTINGS: ExchangeSettings = {
+  subpartitionBuffers: 8,
+  bufferRecords: 512,
+  flushMs: 5,
+  creditBuffers: 4,
+  // Deployments race: a consumer may ask long before its producer, deployed to another TaskManager, started.
+  partitionWaitMs: 30_000,
+};
 
 export interface TaskManagerOptions {
   /** Unique TaskManager id (the CLI's --name). */
   readonly id: string;
   /** For leader retrieval only. */
   readonly ha: HaConfig;
-  /** file:///…, handed to tasks. */
+  /** file:///… of the shared storage: state snapshots, application artifacts. */
   readonly storageDir: string | undefined;
   /** Bind address, e.g. "127.0.0.1". */
   readonly rpcHost: string;
@@ -57,8 +86,11 @@ export interface TaskManagerOptions {
   readonly memory?: MemoryCoordinator;
   /** How to reach a leader; default createClient(ResourceManagerMethods, address). Tests inject fakes. */
   readonly connectResourceManager?: (address: string) => ResourceManagerService & { close(): void };
-  /** Runs one task; default runChain. Tests inject controllable fakes. */
-  readonly runTask?: (context: TaskContext) => Promise<void>;
+  /** Runs one task; default the streaming runtime (stream-task-runner.ts). Tests inject controllable fakes. */
+  readonly runTask?: TaskRunner;
+  readonly exchange?: Partial<ExchangeSettings>;
+  /** sink.print's output; default process.stdout. */
+  readonly stdout?: (text: string) => void;
 }
 
 /** How long close() lets in-flight RPCs finish before the server forces them closed. */
@@ -71,6 +103,10 @@ export class TaskManager {
   private bound: string | undefined;
   private readonly fence = new EpochFence();
   private readonly executor: TaskExecutor;
+  private readonly exchange: ExchangeService;
+  private readonly clients = new ExchangeClients();
+  private readonly functions: ApplicationFunctions;
+  private blobs: FileBlobStore | undefined;
   private readonly logger: Logger;
   private server: RpcServer | undefined;
   private backend: HaBackend | undefined;
@@ -88,15 +124,37 @@ export class TaskManager {
       );
     }
     this.logger = options.logger.child({ taskmanager: options.id });
+    const exchange: ExchangeSettings = { ...DEFAULT_EXCHANGE_SETTINGS, ...options.exchange };
+    this.exchange = new ExchangeService({
+      logger: this.logger,
+      subpartitionBuffers: exchange.subpartitionBuffers,
+      bufferRecords: exchange.bufferRecords,
+      flushMs: exchange.flushMs,
+      partitionWaitMs: exchange.partitionWaitMs,
+    });
+    this.functions = new ApplicationFunctions(options.id, () => this.blobStore());
+    const runTask =
+      options.runTask ??
+      streamTaskRunner({
+        id: options.id,
+        storageDir: options.storageDir,
+        exchange: this.exchange,
+        clients: this.clients,
+        functions: this.functions,
+        creditBuffers: exchange.creditBuffers,
+        reportCheckpoint: (epoch, execution, checkpointId, outcome) =>
+          this.connection?.reportCheckpoint(epoch, execution, checkpointId, outcome),
+        logger: this.logger,
+        ...(options.stdout ? { stdout: options.stdout } : {}),
+      });
     this.executor = new TaskExecutor({
       id: options.id,
       slots: options.slots,
-      storageDir: options.storageDir,
       fence: this.fence,
       registration: () => this.connection?.registration,
       awaitRegistration: (epoch, signal) =>
         this.connection?.awaitRegistration(epoch, signal) ?? Promise.resolve(),
-      runTask: options.runTask ?? runChain,
+      runTask,
       onStateChange: (change) => this.connection?.reportTaskState(change),
       cancellationTimeoutMs: () =>
         this.connection?.cancellationTimeoutMs ??
@@ -152,6 +210,17 @@ export class TaskManager {
     return this.closing;
   }
 
+  /** The shared storage, for application artifacts. */
+  private blobStore(): FileBlobStore {
+    if (this.options.storageDir === undefined) {
+      throw new ConfigError(
+        `taskmanager ${this.options.id} has no storage dir, so it cannot fetch application artifacts; start it with --storage-dir`,
+      );
+    }
+    this.blobs ??= new FileBlobStore(this.options.storageDir);
+    return this.blobs;
+  }
+
   private async doStart(): Promise<string> {
     const { options, logger } = this;
     const interrupted = (): void => {
@@ -170,6 +239,7 @@ export class TaskManager {
         notifyCheckpointComplete: (request) => executor.notifyCheckpointComplete(request),
         abortCheckpoint: (request) => executor.abortCheckpoint(request),
       });
+      server.addGrpcService(dataExchangeService, this.exchange.implementation);
       const address = advertisedAddress(await server.start(), options.advertisedHost);
       this.bound = address;
       interrupted();
@@ -220,7 +290,13 @@ export class TaskManager {
       await step("stopping leader retrieval", () => this.retrieval?.close());
       await step("cancelling tasks", () => this.executor.close(SHUTDOWN_GRACE_MS));
       await step("disconnecting from the leader", () => this.connection?.close());
+      // The exchange's streams are long-lived: end them first, or the server's graceful shutdown waits for them.
+      await step("closing the data exchange", async () => {
+        this.exchange.close();
+        this.clients.close();
+      });
       await step("stopping the RPC server", () => this.server?.shutdown(SHUTDOWN_GRACE_MS));
+      await step("removing cached applications", () => this.functions?.close());
       await step("closing the HA backend", () => this.backend?.close());
       if (this.state !== "created") this.logger.info("taskmanager closed");
       this.state = "closed";

@@ -19,7 +19,7 @@ import type { ResourceManagerService } from "../generated/services.ts";
 import type { LeaderContender } from "../ha/leader-election-service.ts";
 import type { LeaderSession } from "../ha/leader-session.ts";
 import type { CallOptions } from "../rpc/call.ts";
-import type { TaskContext } from "../runtime/task.ts";
+import type { TaskHandle, TaskRunContext } from "./task-executor.ts";
 
 /** A leader's ResourceManager as a TaskManager sees it. Answers with `epoch`, set when its contender is granted. */
 export class FakeResourceManager implements ResourceManagerService {
@@ -153,8 +153,24 @@ export class ControlledTasks {
   readonly stopped: string[] = [];
   private readonly pending = new Map<string, Pending>();
 
-  readonly run = (context: TaskContext): Promise<void> =>
-    new Promise<void>((resolve, reject) => {
+  /** Checkpoint commands the tasks received, as "<command> <execution> <checkpoint id>". */
+  readonly checkpointCommands: string[] = [];
+
+  readonly run = (context: TaskRunContext): TaskHandle => {
+    const id = context.task.executionId;
+    const record = (command: string, checkpointId: bigint): void => {
+      this.checkpointCommands.push(`${command} ${id} ${checkpointId}`);
+    };
+    return {
+      done: this.runUntilSettled(context),
+      triggerCheckpoint: (checkpointId) => record("trigger", checkpointId),
+      notifyCheckpointComplete: (checkpointId) => record("complete", checkpointId),
+      abortCheckpoint: (checkpointId) => record("abort", checkpointId),
+    };
+  };
+
+  private runUntilSettled(context: TaskRunContext): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
       const id = context.task.executionId;
       this.started.push(id);
       let settled = false;
@@ -178,6 +194,7 @@ export class ControlledTasks {
       context.onRecords(7);
       this.pending.set(id, { finish: () => settle(resolve), fail: (e) => settle(() => reject(e)) });
     });
+  }
 
   get running(): string[] {
     return [...this.pending.keys()];

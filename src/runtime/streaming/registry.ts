@@ -1,13 +1,16 @@
 // Streaming operator kinds by name. Submission validates a streaming job's vertices against a registry; a
-// TaskManager builds its chains from one. The chain runtime of issue 3 keeps its own registry
-// (../operators/registry.ts): the two runtimes share kind names (source.sequence) but not classes.
+// TaskManager builds its chains from one. The issue-3 kinds (source.sequence, map.fail, sink.file,
+// sink.discard) are here too, with their issue-3 configs, so one registry serves every job.
 import { InvalidArgumentError } from "../../common/errors.ts";
 import type { JobVertex } from "../../generated/records.ts";
 import { ConfigReader } from "../config-reader.ts";
 import { parseJsonText } from "../json-text.ts";
 import { keyedProcessOperator, reduceOperator, sumOperator } from "./keyed-functions.ts";
+import { failMap } from "./map-fail.ts";
 import type { StreamOperator, StreamOperatorDefinition, StreamSource } from "./operators.ts";
+import { discardSink } from "./sink-discard.ts";
 import { exactlyOnceFileSink } from "./sink-exactly-once-file.ts";
+import { fileSink } from "./sink-file.ts";
 import { printSink } from "./sink-print.ts";
 import { filesSource } from "./source-files.ts";
 import { sequenceSource } from "./source-sequence.ts";
@@ -68,7 +71,10 @@ export const BUILT_IN_STREAM_OPERATORS: readonly StreamOperatorDefinition[] = [
   reduceOperator,
   sumOperator,
   keyedProcessOperator,
+  failMap,
   exactlyOnceFileSink,
+  fileSink,
+  discardSink,
   printSink,
 ];
 

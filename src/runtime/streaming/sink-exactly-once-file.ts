@@ -11,7 +11,6 @@ import { isAbsolute, join, normalize } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CorruptRecordError } from "../../common/errors.ts";
 import type { ConfigReader } from "../config-reader.ts";
-import { formatRecord } from "../operators/sink-file.ts";
 import type { StreamRecord } from "./elements.ts";
 import type {
   RestoreInfo,
@@ -19,6 +18,7 @@ import type {
   StreamOperatorDefinition,
   TwoPhaseCommitSink,
 } from "./operators.ts";
+import { formatRecord } from "./sink-file.ts";
 import { TwoPhaseCommitSinkOperator } from "./two-phase-commit.ts";
 
 /** Buffered characters that trigger a write. */

@@ -2,9 +2,10 @@
 // context's stdout writer), prefixed as Flink's print sink does: "<identifier>:<subtask+1>> " with parallelism
 // > 1, "<identifier>> " with parallelism 1, "<subtask+1>> " or nothing without an identifier.
 // For debugging and examples; not exactly-once (a restarted job prints replayed records again).
-import { formatRecord } from "../operators/sink-file.ts";
+
 import type { StreamRecord } from "./elements.ts";
 import { BaseOperator, type StreamOperatorContext, type StreamOperatorDefinition } from "./operators.ts";
+import { formatRecord } from "./sink-file.ts";
 
 export const printSink: StreamOperatorDefinition = {
   kind: "sink.print",

@@ -1,0 +1,3 @@
+import { describeKeyedCount } from "./streaming/keyed-count.ts";
+
+describeKeyedCount("etcd");

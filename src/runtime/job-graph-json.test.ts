@@ -142,7 +142,7 @@ describe("parseJobGraphJson", () => {
     );
     invalid(
       withVertex({ operator: "sink.s3" }),
-      'job.json: vertices[1].operator: "sink.s3" is unknown; known kinds: map.fail, sink.discard, sink.file, source.sequence',
+      'job.json: vertices[1].operator: "sink.s3" is unknown; known kinds: map.fail, sink.discard, sink.exactly-once-file, sink.file, sink.print, source.files, source.sequence, user.filter, user.flat-map, user.keyed-process, user.map, user.reduce, user.sum',
     );
     invalid(
       withVertex({ config: { path: 7 } }),

@@ -53,7 +53,7 @@ import { ConfigReader, isPlainObject } from "./config-reader.ts";
 import { readJobConfig } from "./job-config.ts";
 import { checkSegment, JOB_GRAPH_VERSION, MAX_PARALLELISM, validateJobGraph } from "./job-graph.ts";
 import { parseJsonText } from "./json-text.ts";
-import { builtInOperators, configureParsed, type OperatorRegistry } from "./operators/registry.ts";
+import { builtInStreamOperators, type StreamOperatorRegistry } from "./streaming/registry.ts";
 
 const PARTITIONINGS = ["forward", "rebalance", "hash", "broadcast"] as const;
 
@@ -61,7 +61,7 @@ const PARTITIONINGS = ["forward", "rebalance", "hash", "broadcast"] as const;
 export function parseJobGraphJson(
   text: string,
   source: string,
-  operators: OperatorRegistry = builtInOperators,
+  operators: StreamOperatorRegistry = builtInStreamOperators,
 ): JobGraph {
   const root: ConfigReader = ConfigReader.of(parseJsonText(text, source), source, "");
   root.expectKeys(["jobId", "name", "version", "config", "vertices", "edges"]);
@@ -103,7 +103,7 @@ export function parseJobGraphJson(
   };
   if (jobId === undefined) graph.jobId = deriveJobId(graph);
   try {
-    validateJobGraph(graph, operators);
+    validateJobGraph(graph, { operators });
   } catch (e: unknown) {
     if (e instanceof InvalidArgumentError) throw new InvalidArgumentError(`${source}: ${e.message}`);
     throw e;
@@ -120,7 +120,7 @@ export function deriveJobId(graph: JobGraph): string {
 function readVertex(
   r: ConfigReader,
   index: ReadonlyMap<string, number>,
-  operators: OperatorRegistry,
+  operators: StreamOperatorRegistry,
 ): JobVertex {
   r.expectKeys(["id", "name", "operator", "parallelism", "config"]);
   const id = r.string("id");
@@ -135,7 +135,9 @@ function readVertex(
   }
   const parallelism = r.optionalInteger("parallelism", { min: 1, max: MAX_PARALLELISM }) ?? 1;
   const config = r.raw("config") ?? {};
-  configureParsed(definition, ConfigReader.of(config, r.where, r.pathOf("config")));
+  const reader = ConfigReader.of(config, r.where, r.pathOf("config"));
+  definition.configure(reader);
+  reader.finish();
   return { id, name, operatorKind: kind, parallelism, configJson: canonicalConfig(config) };
 }
 

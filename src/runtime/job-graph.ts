@@ -13,7 +13,6 @@ import { segment } from "../ha/keys.ts";
 import { DEFAULT_MAX_PARALLELISM } from "../state/key-groups.ts";
 import { GraphTopology } from "./graph-topology.ts";
 import { parseJobConfig } from "./job-config.ts";
-import { builtInOperators, OperatorRegistry } from "./operators/registry.ts";
 import { builtInStreamOperators, type StreamOperatorRegistry } from "./streaming/registry.ts";
 
 /** Limit of the encoded JobGraph (codecs.JobGraph.encode): it must fit one etcd request / ZooKeeper znode. */
@@ -43,11 +42,6 @@ export interface TaskChainPlan {
 export interface ValidateOptions {
   /** Streaming operator kinds (default: the built-in ones). */
   readonly operators?: StreamOperatorRegistry;
-  /**
-   * Kinds of the issue-3 chain runtime still accepted while the streaming registry lacks them (map.fail,
-   * sink.file, sink.discard); the streaming registry wins for kinds in both.
-   */
-  readonly legacyOperators?: OperatorRegistry;
   /** The submission carries the application artifact (graph.artifact is set from it before storing). */
   readonly artifact?: boolean;
 }
@@ -61,21 +55,14 @@ export const KEYED_KINDS: ReadonlySet<string> = new Set(["user.reduce", "user.su
 type Role = "source" | "operator" | "sink";
 
 /** Sinks end a stream; the kind naming convention says which kinds are sinks ("sink.…"). */
-function roleOf(kind: string, configured: "source" | "operator" | "transform" | "sink"): Role {
+function roleOf(kind: string, configured: "source" | "operator"): Role {
   if (configured === "source") return "source";
-  return configured === "sink" || kind.startsWith("sink.") ? "sink" : "operator";
+  return kind.startsWith("sink.") ? "sink" : "operator";
 }
 
 /** Throws InvalidArgumentError naming the first problem and where (vertex id / edge "a -> b" / JSON key). */
-export function validateJobGraph(
-  graph: JobGraph,
-  optionsOrLegacy: ValidateOptions | OperatorRegistry = {},
-): void {
-  // job-graph-json.ts still passes the issue-3 registry positionally.
-  const options: ValidateOptions =
-    optionsOrLegacy instanceof OperatorRegistry ? { legacyOperators: optionsOrLegacy } : optionsOrLegacy;
+export function validateJobGraph(graph: JobGraph, options: ValidateOptions = {}): void {
   const operators = options.operators ?? builtInStreamOperators;
-  const legacy = options.legacyOperators ?? builtInOperators;
   if (graph.version !== JOB_GRAPH_VERSION) {
     fail(`JobGraph version ${graph.version} is not supported; this vigil reads version ${JOB_GRAPH_VERSION}`);
   }
@@ -89,10 +76,10 @@ export function validateJobGraph(
     const where = `vertex ${v.id}`;
     if (roles.has(v.id)) fail(`${where}: id is used by more than one vertex; vertex ids must be unique`);
     if (!Number.isInteger(v.parallelism) || v.parallelism < 1 || v.parallelism > MAX_PARALLELISM) {
-      checkKind(v, operators, legacy, where);
+      checkKind(v, operators, where);
       fail(`${where}: parallelism ${v.parallelism} is invalid; use 1 to ${MAX_PARALLELISM}`);
     }
-    roles.set(v.id, checkKind(v, operators, legacy, where));
+    roles.set(v.id, checkKind(v, operators, where));
     if (v.operatorKind.startsWith("user.") && !hasArtifact) {
       fail(`vertex ${v.id} is user code: submit it with vigil run (the application artifact is missing)`);
     }
@@ -182,24 +169,9 @@ function edgeName(e: JobEdge): string {
   return `edge ${e.source} -> ${e.target}`;
 }
 
-/** Validates the vertex's kind and config against the streaming registry (or the legacy one); its role. */
-function checkKind(
-  v: JobVertex,
-  operators: StreamOperatorRegistry,
-  legacy: OperatorRegistry,
-  where: string,
-): Role {
-  if (operators.get(v.operatorKind) === undefined && legacy.get(v.operatorKind) === undefined) {
-    const known = [...new Set([...operators.kinds(), ...legacy.kinds()])].sort();
-    fail(
-      `${where}: operator kind ${JSON.stringify(v.operatorKind)} is unknown; known kinds: ${known.join(", ")}`,
-    );
-  }
-  const configured =
-    operators.get(v.operatorKind) !== undefined
-      ? operators.configure(v, where).role
-      : legacy.configure(v, where).role;
-  return roleOf(v.operatorKind, configured);
+/** Validates the vertex's kind and config against the operator registry; its role. */
+function checkKind(v: JobVertex, operators: StreamOperatorRegistry, where: string): Role {
+  return roleOf(v.operatorKind, operators.configure(v, where).role);
 }
 
 // Sources start every stream; everything else needs an input; sinks end a stream.

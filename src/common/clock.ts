@@ -24,3 +24,14 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener("abort", onAbort, { once: true });
   });
 }
+
+/**
+ * Resolves once monotonicNow() ≥ `deadline` (a timer may fire up to a millisecond early against
+ * performance.now(); a safety wait must not end early), or rejects with the signal's reason.
+ */
+export async function sleepUntil(deadline: number, signal?: AbortSignal): Promise<void> {
+  for (let left = deadline - monotonicNow(); left > 0; left = deadline - monotonicNow()) {
+    await sleep(Math.ceil(left), signal);
+  }
+  signal?.throwIfAborted();
+}

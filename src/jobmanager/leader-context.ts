@@ -3,7 +3,7 @@
 // here acts after close (every action checks the session, every wait takes its signal).
 
 import { type CheckpointConfig, DEFAULT_CHECKPOINT_CONFIG } from "../checkpoint/config.ts";
-import { monotonicNow, sleep } from "../common/clock.ts";
+import { monotonicNow, sleep, sleepUntil } from "../common/clock.ts";
 import { CorruptRecordError } from "../common/errors.ts";
 import type { EventSink } from "../common/events.ts";
 import type { Logger } from "../common/logger.ts";
@@ -280,6 +280,8 @@ export class LeaderContext {
     this.checkGate();
     if (this.gateOpen) return;
     this.later(Math.max(0, leasesEndAt - monotonicNow()), async () => {
+      // A timer may fire a millisecond early against the monotonic clock; the gate must not open early.
+      await sleepUntil(leasesEndAt, this.signal);
       if (this.gateOpen) return;
       const missing = [...(this.awaited ?? [])];
       const why = this.awaited

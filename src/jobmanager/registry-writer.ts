@@ -3,7 +3,7 @@
 // it, and unlisted once its tasks of this epoch can no longer run. A registry that could not be read at the
 // grant is overwritten once every task lease granted before the grant has run out; until then nothing is
 // listed, so deployments to unlisted TaskManagers wait.
-import { monotonicNow, sleep } from "../common/clock.ts";
+import { sleep, sleepUntil } from "../common/clock.ts";
 import type { EventSink } from "../common/events.ts";
 import type { Logger } from "../common/logger.ts";
 import { SerialQueue } from "../common/serial-queue.ts";
@@ -75,7 +75,7 @@ export class RegistryWriter {
 
   private async reset(): Promise<void> {
     const { session, signal, logger } = this.options;
-    await sleep(Math.max(0, this.options.leasesEndAt - monotonicNow()), signal);
+    await sleepUntil(this.options.leasesEndAt, signal);
     for (let delay = RETRY_MIN_MS; ; delay = Math.min(delay * 2, RETRY_MAX_MS)) {
       signal.throwIfAborted();
       try {

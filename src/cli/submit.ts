@@ -2,7 +2,7 @@
 // a bad file never reaches the cluster. The leader answers only once the graph is stored durably; the job id
 // (given, or derived from the graph) makes a retried submission idempotent.
 import { readFile } from "node:fs/promises";
-import { ConfigError, InvalidArgumentError } from "../common/errors.ts";
+import { ConfigError, fileReadFailure, InvalidArgumentError } from "../common/errors.ts";
 import type { JobGraph } from "../generated/records.ts";
 import { parseJobGraphJson } from "../runtime/job-graph-json.ts";
 import type { Command } from "./args.ts";
@@ -65,16 +65,7 @@ export async function readJobGraphFile(file: string): Promise<JobGraph> {
   try {
     text = await readFile(file, "utf8");
   } catch (e: unknown) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const reason =
-      code === "ENOENT"
-        ? "no such file"
-        : code === "EISDIR"
-          ? "it is a directory"
-          : code === "EACCES"
-            ? "permission denied"
-            : (e as Error).message;
-    throw new InvalidArgumentError(`${file}: cannot read the job graph: ${reason}`);
+    throw new InvalidArgumentError(`${file}: cannot read the job graph: ${fileReadFailure(e)}`);
   }
   try {
     return parseJobGraphJson(text, file);

@@ -212,3 +212,12 @@ export function describeCause(cause: unknown): string {
   if (cause === undefined) return "no detail";
   return String(cause);
 }
+
+/** Why reading a file failed, in words for an error message ("no such file", "it is a directory", …). */
+export function fileReadFailure(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === "ENOENT") return "no such file";
+  if (code === "EISDIR") return "it is a directory";
+  if (code === "EACCES") return "permission denied";
+  return e instanceof Error ? e.message : String(e);
+}

@@ -3,7 +3,7 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { parse } from "yaml";
-import { ConfigError } from "../common/errors.ts";
+import { ConfigError, fileReadFailure } from "../common/errors.ts";
 import { CONFIG_FILE_ENV, vigilEnvironment } from "./environment.ts";
 import type { ConfigFile, ConfigSources } from "./process-config.ts";
 
@@ -57,17 +57,8 @@ export async function loadConfigSources(
   try {
     text = await readFile(resolve(cwd, path), "utf8");
   } catch (e: unknown) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" && named === undefined) return { flags: keys, env };
-    const reason =
-      code === "ENOENT"
-        ? "no such file"
-        : code === "EISDIR"
-          ? "it is a directory"
-          : code === "EACCES"
-            ? "permission denied"
-            : (e as Error).message;
-    throw new ConfigError(`${named?.where ?? path}: cannot read the config file: ${reason}`);
+    if ((e as NodeJS.ErrnoException).code === "ENOENT" && named === undefined) return { flags: keys, env };
+    throw new ConfigError(`${named?.where ?? path}: cannot read the config file: ${fileReadFailure(e)}`);
   }
   return { flags: keys, env, file: parseConfigFile(path, text) };
 }

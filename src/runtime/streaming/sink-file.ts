@@ -6,11 +6,10 @@
 // output use sink.exactly-once-file.
 import type { FileHandle } from "node:fs/promises";
 import { mkdir, open } from "node:fs/promises";
-import { dirname, isAbsolute, join, normalize } from "node:path";
-import { fileURLToPath } from "node:url";
-import type { ConfigReader } from "../config-reader.ts";
+import { dirname, join } from "node:path";
 import type { StreamRecord } from "./elements.ts";
 import { BaseOperator, type StreamOperatorContext, type StreamOperatorDefinition } from "./operators.ts";
+import { directoryOf } from "./sink-exactly-once-file.ts";
 
 /** Buffered characters that trigger a write. */
 const FLUSH_AT = 64 * 1024;
@@ -21,7 +20,7 @@ export const fileSink: StreamOperatorDefinition = {
   summary:
     "writes each record as a line to <path>/<jobId>/<vertexId>-<subtask>-epoch-<epoch>-attempt-<attempt>.txt",
   configure(config) {
-    const dir = outputDirectory(config);
+    const dir = directoryOf(config);
     return () => new FileSink(dir);
   },
 };
@@ -36,28 +35,6 @@ export function fileSinkOutput(
   attempt: number,
 ): string {
   return join(directory, jobId, `${vertexId}-${subtask}-epoch-${epoch}-attempt-${attempt}.txt`);
-}
-
-function outputDirectory(config: ConfigReader): string {
-  const raw = config.string("path");
-  if (/^[A-Za-z][A-Za-z0-9+.-]*:/.test(raw)) {
-    let path: string | undefined;
-    try {
-      const url = new URL(raw);
-      if (url.protocol === "file:") path = fileURLToPath(url);
-    } catch {
-      config.fail("path", `${JSON.stringify(raw)} is not a valid file:// URI; use file:///absolute/dir`);
-    }
-    if (path === undefined) config.fail("path", `${JSON.stringify(raw)}: only file:// URIs are supported`);
-    return path;
-  }
-  if (!isAbsolute(raw)) {
-    config.fail(
-      "path",
-      `${JSON.stringify(raw)} is relative; use an absolute directory path or a file:// URI (TaskManagers may run in other directories)`,
-    );
-  }
-  return normalize(raw);
 }
 
 class FileSink extends BaseOperator {

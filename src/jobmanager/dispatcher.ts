@@ -11,8 +11,6 @@ import {
   NotLeaderError,
   StaleFenceError,
 } from "../common/errors.ts";
-import type { EventSink } from "../common/events.ts";
-import type { Logger } from "../common/logger.ts";
 import {
   type CancelJobResponse,
   type ClusterOverview,
@@ -30,32 +28,13 @@ import type { DispatcherService } from "../generated/services.ts";
 import type { LeaderInfo } from "../ha/election-driver.ts";
 import type { LeaderContender, LeaderElectionService } from "../ha/leader-election-service.ts";
 import type { LeaderSession } from "../ha/leader-session.ts";
-import type { StateHandleStore } from "../ha/state-handle-store.ts";
-import type { JobGraphStore } from "../ha/stores/job-graph-store.ts";
-import type { JobResultEntry, JobResultStore } from "../ha/stores/job-result-store.ts";
-import type { TaskManagerRegistryStore } from "../ha/stores/task-manager-registry-store.ts";
+import type { JobResultEntry } from "../ha/stores/job-result-store.ts";
 import { validateJobGraph } from "../runtime/job-graph.ts";
-import type { FileBlobStore } from "../storage/blob-store.ts";
 import { jobStateOf } from "./job-master.ts";
-import { LeaderContext } from "./leader-context.ts";
-import type { TaskExecutorClient } from "./resource-manager.ts";
+import { LeaderContext, type LeaderContextOptions } from "./leader-context.ts";
 
-export interface DispatcherOptions {
-  readonly name: string;
-  readonly graphs: JobGraphStore;
-  readonly results: JobResultStore;
-  readonly registry: TaskManagerRegistryStore;
-  /** The HA store, for each job's checkpoint pointers and counter. */
-  readonly store: StateHandleStore;
-  /** File storage (--storage-dir): checkpoints and application artifacts; undefined without one. */
-  readonly blobs: FileBlobStore | undefined;
-  readonly heartbeatIntervalMs: number;
-  readonly heartbeatTimeoutMs: number;
-  readonly safetyMarginMs: number;
-  readonly connectTaskExecutor: (address: string) => TaskExecutorClient;
-  readonly events: EventSink;
-  readonly logger: Logger;
-}
+/** What a leader session's context needs, less the session itself: the dispatcher makes one per grant. */
+export type DispatcherOptions = Omit<LeaderContextOptions, "session" | "grantedAt">;
 
 export class Dispatcher implements DispatcherService, LeaderContender {
   private election: LeaderElectionService | undefined;
@@ -93,7 +72,7 @@ export class Dispatcher implements DispatcherService, LeaderContender {
     const grantedAt = monotonicNow();
     this.options.logger.info("granted leadership", { epoch: session.epoch });
     this.options.events({ event: "granted", epoch: session.epoch });
-    const context = new LeaderContext({ ...this.options, session, grantedAt, name: this.options.name });
+    const context = new LeaderContext({ ...this.options, session, grantedAt });
     this.context = context;
     this.contexts.add(context);
     try {

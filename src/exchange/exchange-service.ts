@@ -1,14 +1,13 @@
 // A TaskManager's DataExchange service: the registry of the result partitions its producer subtasks write,
 // served to consumer subtasks over ReadPartition streams. A consumer may ask before its producer registered
 // (deployments race); the request then waits up to `partitionWaitMs` before it fails with NOT_FOUND.
-import type { Server, UntypedServiceImplementation } from "@grpc/grpc-js";
+import type { UntypedServiceImplementation } from "@grpc/grpc-js";
 import { LifecycleError, UnavailableError, VigilError } from "../common/errors.ts";
 import type { Logger } from "../common/logger.ts";
 import { validateBufferOptions } from "./buffered-output.ts";
 import { PartitionStream, type ReadPartitionCall } from "./partition-stream.ts";
 import { describePartition, type PartitionId, partitionKey, ResultPartition } from "./result-partition.ts";
 import { Wakeup } from "./wakeup.ts";
-import { dataExchangeService } from "./wire.ts";
 
 export const DEFAULT_PARTITION_WAIT_MS = 5_000;
 /** Released partitions remembered, so that a consumer asking late fails at once instead of waiting. */
@@ -52,11 +51,6 @@ export class ExchangeService {
     );
     this.logger = options.logger.child({ component: "data-exchange" });
     this.waitMs = options.partitionWaitMs ?? DEFAULT_PARTITION_WAIT_MS;
-  }
-
-  /** Registers the service on a grpc-js server (before it binds). */
-  addTo(server: Server): void {
-    server.addService(dataExchangeService, this.implementation);
   }
 
   /**

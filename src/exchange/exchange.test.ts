@@ -4,10 +4,11 @@ import { afterEach, describe, expect, it } from "vitest";
 import { InvalidArgumentError, UnavailableError, type VigilError } from "../common/errors.ts";
 import { silentLogger } from "../common/logger.ts";
 import { waitUntil } from "../ha/testing.ts";
+import { RpcServer } from "../rpc/server.ts";
 import type { InputChannel, OutputChannel, StreamElement } from "../runtime/streaming/elements.ts";
-import { ExchangeServer } from "./exchange-server.ts";
 import { ExchangeService, type ExchangeServiceOptions } from "./exchange-service.ts";
 import { connectRemoteChannel, ExchangeClients, type RemoteChannelOptions } from "./remote-channel.ts";
+import { dataExchangeService } from "./wire.ts";
 
 const never = new AbortController().signal;
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -25,8 +26,16 @@ async function startProducer(options: Partial<ExchangeServiceOptions> = {}) {
     partitionWaitMs: 2_000,
     ...options,
   });
-  const server = new ExchangeServer({ host: "127.0.0.1", port: 0 }, service);
-  const address = await server.start();
+  // Served as a TaskManager serves it: on an RpcServer, closed (ending its streams) before the server stops.
+  const rpc = new RpcServer({ host: "127.0.0.1", port: 0, logger: silentLogger });
+  rpc.addGrpcService(dataExchangeService, service.implementation);
+  const address = await rpc.start();
+  const server = {
+    shutdown: async (graceMs: number): Promise<void> => {
+      service.close();
+      await rpc.shutdown(graceMs);
+    },
+  };
   cleanups.push(() => server.shutdown(100));
   return { service, server, address };
 }
@@ -218,7 +227,7 @@ describe("remote channel", () => {
       flushMs: 1,
     });
     const server = new Server();
-    service.addTo(server);
+    server.addService(dataExchangeService, service.implementation);
     const port = await new Promise<number>((resolve, reject) =>
       server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (e, p) =>
         e ? reject(e) : resolve(p),

@@ -142,8 +142,8 @@ export function scaleSection(
   const clients =
     connections === "own"
       ? `one gRPC client each with its own TCP connection, as separate TaskManager processes have
-(bench/own-connection-client.ts: the calls and error mapping of \`createClient\`, but a private grpc-js subchannel
-pool; \`createClient\` channels to one address share one HTTP/2 connection within a process)`
+(\`createClient(…, { privateConnection: true })\`: a private grpc-js subchannel pool; by default \`createClient\`
+channels to one address share one HTTP/2 connection within a process)`
       : `one plain \`createClient(ResourceManagerMethods, …)\` each, so all of them share one HTTP/2 connection
 (\`--scale-shared-connection\`)`;
   return `## TaskManager scale: simulated TaskManagers heartbeating one leader

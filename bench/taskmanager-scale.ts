@@ -15,7 +15,6 @@ import { Registration } from "../src/local/registry.ts";
 import { makeTempDir } from "../src/local/start.ts";
 import { createClient, type RpcClient } from "../src/rpc/client.ts";
 import { etcdServerVersion } from "./machine.ts";
-import { ownConnectionClient } from "./own-connection-client.ts";
 import { type CpuWindow, cpuMsOf, cpuWindow, establishedTo, ownCpuMs, rssBytesOf } from "./proc-stats.ts";
 import { etcdClient } from "./raw-clients.ts";
 import { percentile } from "./stats.ts";
@@ -60,7 +59,7 @@ export interface ScaleOptions {
   readonly ttlSeconds: number;
   /**
    * "own": a TCP connection per simulated TaskManager, as separate processes have (default); "shared": plain
-   * createClient, whose channels to one address share one connection in this process (see own-connection-client.ts).
+   * createClient, whose channels to one address share one connection in this process (see RpcClientOptions).
    */
   readonly connections: "own" | "shared";
   readonly progress: (line: string) => void;
@@ -94,12 +93,10 @@ class SimulatedTaskManager {
     private readonly log: () => HeartbeatLog,
     connections: "own" | "shared",
   ) {
-    this.#client =
-      connections === "own"
-        ? ownConnectionClient<ResourceManagerService>(ResourceManagerMethods, address, CALL_TIMEOUT_MS)
-        : createClient<ResourceManagerService>(ResourceManagerMethods, address, {
-            timeoutMs: CALL_TIMEOUT_MS,
-          });
+    this.#client = createClient<ResourceManagerService>(ResourceManagerMethods, address, {
+      timeoutMs: CALL_TIMEOUT_MS,
+      privateConnection: connections === "own",
+    });
   }
 
   async register(): Promise<void> {

@@ -25,6 +25,12 @@ export type RpcClient<S> = S & { readonly address: string; close(): void };
 export interface RpcClientOptions {
   /** Deadline of a call that does not pass its own timeoutMs. Default DEFAULT_CALL_TIMEOUT_MS. */
   readonly timeoutMs?: number;
+  /**
+   * A TCP connection of its own. grpc-js pools connections process-wide by target and channel options, so by
+   * default every client of one address in a process shares one HTTP/2 connection; a benchmark that simulates
+   * many processes in one needs a private pool per client.
+   */
+  readonly privateConnection?: boolean;
 }
 
 // Fail over fast on loopback: a restarted peer is found again within ~1 s, and a call to a peer that is
@@ -55,7 +61,11 @@ export function createClient(
   address: string,
   options: RpcClientOptions = {},
 ): RpcClient<unknown> {
-  const grpc = new Client(address, credentials.createInsecure(), CHANNEL_OPTIONS);
+  const grpc = new Client(
+    address,
+    credentials.createInsecure(),
+    options.privateConnection ? { ...CHANNEL_OPTIONS, "grpc.use_local_subchannel_pool": 1 } : CHANNEL_OPTIONS,
+  );
   const defaultTimeoutMs = options.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
   let closed = false;
   const client: Record<string, unknown> = {

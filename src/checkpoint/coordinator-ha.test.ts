@@ -1,6 +1,6 @@
 // The coordinator against leadership and storage: retention, ids across leaders, fencing of a deposed
 // leader, unknown pointer-write outcomes, strict restore, savepoints.
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -11,6 +11,7 @@ import {
   CorruptRecordError,
   LeadershipLostError,
   PossiblyInconsistentStateError,
+  UnavailableError,
 } from "../common/errors.ts";
 import type { BlobRef, OperatorSubtaskState } from "../generated/records.ts";
 import type { LeaderSession } from "../ha/leader-session.ts";
@@ -20,6 +21,7 @@ import { waitUntil } from "../ha/testing.ts";
 import type { CheckpointConfig } from "./config.ts";
 import { CheckpointCoordinator } from "./coordinator.ts";
 import { readMetadata } from "./metadata.ts";
+import { readSavepointMetadata } from "./savepoint-directory.ts";
 import { ackAll, ackTask, exists, type Fixture, fixture, idsOf, leaderOn, TASKS, zombie } from "./testing.ts";
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -167,7 +169,9 @@ describe("CheckpointCoordinator: leaders", () => {
     expect(idsOf(f, "checkpoint-triggered")).toEqual([1n]);
     expect(f.gateway.of("abort")).toEqual([]); // no leader action after the session ended
     expect(f.gateway.of("notify")).toEqual([]);
-    await expect(f.coordinator.triggerSavepoint()).rejects.toBeInstanceOf(LeadershipLostError);
+    await expect(
+      f.coordinator.triggerSavepoint({ directory: f.savepointDir, stop: false }),
+    ).rejects.toBeInstanceOf(LeadershipLostError);
 
     const late = coordinatorFor(a.session, a.backend.store, { intervalMs: 10 });
     late.coordinator.start();
@@ -259,7 +263,7 @@ describe("CheckpointCoordinator.latestForRestore", () => {
     const path = fileURLToPath(latest!.metadata!.uri);
     await writeFile(path, new Uint8Array(Number(latest!.metadata!.size)));
     await expect(CheckpointCoordinator.latestForRestore(f.store, f.blobs)).rejects.toThrow(
-      new CorruptRecordError(latest!.metadata!.uri, "blob checksum does not match its pointer"),
+      new CorruptRecordError(latest!.metadata!.uri, "does not match its pointer's checksum"),
     );
     await rm(path);
     await expect(CheckpointCoordinator.latestForRestore(f.store, f.blobs)).rejects.toThrow(
@@ -269,7 +273,7 @@ describe("CheckpointCoordinator.latestForRestore", () => {
 });
 
 describe("CheckpointCoordinator: savepoints", () => {
-  it("a savepoint is written but never added to the store, notified, or subsumed", async () => {
+  it("a savepoint is a directory of its own: never in the store, notified, or subsumed; storage keeps nothing of it", async () => {
     await init();
     const a = await leader("jm-a");
     const f = coordinatorFor(a.session, a.backend.store, { intervalMs: 20, retain: 1 });
@@ -278,20 +282,99 @@ describe("CheckpointCoordinator: savepoints", () => {
       if (savepoint || id <= 5n) acked.set(id, await ackAll(f, id));
     };
     f.coordinator.start();
-    const savepoint = await f.coordinator.triggerSavepoint();
+    const savepoint = await f.coordinator.triggerSavepoint({ directory: f.savepointDir, stop: false });
     expect(savepoint.checkpointId).toBe(1n);
+    expect(savepoint.path.startsWith(join(f.savepointDir, "savepoint-j1-1-"))).toBe(true);
     expect(f.gateway.of("trigger", 1n)).toEqual([
       { kind: "trigger", executionId: "src-0", checkpointId: 1n, savepoint: true },
     ]);
     await waitUntil(() => idsOf(f, "checkpoint-completed").length >= 4, 2_000);
     await f.coordinator.stop();
-    const metadata = await readMetadata(f.blobs, savepoint.metadata, { jobId: "j1", checkpointId: 1n });
+    const { metadata } = await readSavepointMetadata(savepoint.path);
     expect(metadata.savepoint).toBe(true);
-    expect(metadata.states).toEqual(acked.get(1n));
-    expect(await existing(refsOf(acked.get(1n)!))).toEqual([true, true, true, true]);
+    expect(metadata.states.map((s) => [s.operatorUid, s.subtask, s.state?.sha256])).toEqual(
+      acked.get(1n)!.map((s) => [s.operatorUid, s.subtask, s.state?.sha256]),
+    );
+    expect(metadata.states.every((s) => !s.state!.uri.includes("/"))).toBe(true); // relocatable
+    expect(await existing(refsOf(acked.get(1n)!))).toEqual([false, false, false, false]); // copied out
     expect((await f.store.all()).map((c) => c.checkpointId)).not.toContain(1n);
     expect(f.gateway.of("notify", 1n)).toEqual([]);
     expect(f.gateway.of("notify", 2n)).toHaveLength(3);
     expect(await existing(refsOf(acked.get(2n)!))).toEqual([false, false, false, false]); // subsumed
+  });
+
+  it("stop-with-savepoint: no checkpoint after its barrier, stored and notified like a checkpoint, notification retried until it arrives", async () => {
+    await init();
+    const a = await leader("jm-a");
+    const f = coordinatorFor(a.session, a.backend.store, { intervalMs: 20, retain: 1 });
+    let stopAcks: OperatorSubtaskState[] = [];
+    f.gateway.onTrigger = async (_task, id, savepoint) => {
+      if (savepoint) stopAcks = await ackAll(f, id);
+      else await ackAll(f, id);
+    };
+    f.coordinator.start();
+    await waitUntil(() => idsOf(f, "checkpoint-completed").length >= 2, 2_000);
+    f.gateway.notifyError = new UnavailableError("taskmanager unreachable");
+    const stop = f.coordinator.triggerSavepoint({ directory: f.savepointDir, stop: true });
+    await expect(f.coordinator.triggerSavepoint({ directory: f.savepointDir, stop: false })).rejects.toThrow(
+      /the job is stopping with/,
+    );
+    const result = await stop;
+    expect(f.gateway.of("trigger", result.checkpointId)).toEqual([
+      {
+        kind: "trigger",
+        executionId: "src-0",
+        checkpointId: result.checkpointId,
+        savepoint: true,
+        stopSources: true,
+      },
+    ]);
+    expect((await f.store.latest())?.checkpointId).toBe(result.checkpointId);
+    await waitUntil(() => f.gateway.of("notify", result.checkpointId).length >= 6, 3_000); // retried
+    f.gateway.notifyError = undefined;
+    await sleep(300); // back-off; then delivered once more per task, and never again
+    const delivered = f.gateway.of("notify", result.checkpointId).length;
+    await sleep(300);
+    expect(f.gateway.of("notify", result.checkpointId)).toHaveLength(delivered);
+    expect(idsOf(f, "checkpoint-triggered").at(-1)).toBe(result.checkpointId); // periodic paused
+    const { metadata } = await readSavepointMetadata(result.path);
+    expect(metadata.states.map((s) => s.state?.sha256)).toEqual(stopAcks.map((s) => s.state?.sha256));
+    expect(await existing(refsOf(stopAcks))).toEqual([true, true, true, true]); // the job's checkpoint now
+  });
+
+  it("a stop-with-savepoint that fails lets periodic checkpoints go on", async () => {
+    await init();
+    const a = await leader("jm-a");
+    const f = coordinatorFor(a.session, a.backend.store, { intervalMs: 20 });
+    f.gateway.onTrigger = async (_task, id, savepoint) => {
+      if (savepoint) f.coordinator.decline("sink-0", id, "closing");
+      else await ackAll(f, id);
+    };
+    f.coordinator.start();
+    await expect(f.coordinator.triggerSavepoint({ directory: f.savepointDir, stop: true })).rejects.toThrow(
+      /declined by task sink-0: closing/,
+    );
+    const failedAt = idsOf(f, "checkpoint-triggered").length;
+    await waitUntil(() => idsOf(f, "checkpoint-completed").length >= 2, 2_000);
+    expect(idsOf(f, "checkpoint-triggered").length).toBeGreaterThan(failedAt);
+    expect(await readdir(f.savepointDir).catch(() => [])).toEqual([]);
+  });
+
+  it("a savepoint that cannot be written fails, and leaves no state behind", async () => {
+    await init();
+    const a = await leader("jm-a");
+    const f = coordinatorFor(a.session, a.backend.store, { intervalMs: 0 });
+    let acked: OperatorSubtaskState[] = [];
+    f.gateway.onTrigger = async (_task, id) => {
+      acked = await ackAll(f, id);
+    };
+    f.coordinator.start();
+    const blocker = join(fileURLToPath(storageUri), "not-a-directory");
+    await writeFile(blocker, "x");
+    await expect(f.coordinator.triggerSavepoint({ directory: blocker, stop: false })).rejects.toThrow(
+      /writing the savepoint directory failed/,
+    );
+    await f.coordinator.stop(); // waits for its file work
+    expect(await existing(refsOf(acked))).toEqual([false, false, false, false]);
   });
 });

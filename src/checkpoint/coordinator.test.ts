@@ -301,7 +301,9 @@ describe("CheckpointCoordinator: aborts", () => {
     f.coordinator.acknowledge("src-0", 3n, []);
     await sleep(30);
     expect(idsOf(f, "checkpoint-triggered")).toEqual([1n, 2n]);
-    await expect(f.coordinator.triggerSavepoint()).rejects.toBeInstanceOf(CancelledError);
+    await expect(
+      f.coordinator.triggerSavepoint({ directory: f.savepointDir, stop: false }),
+    ).rejects.toBeInstanceOf(CancelledError);
   });
 });
 
@@ -310,10 +312,12 @@ describe("CheckpointCoordinator: savepoints", () => {
     const f = await setup({ intervalMs: 0 });
     f.coordinator.start();
     f.tasks = [];
-    await expect(f.coordinator.triggerSavepoint()).rejects.toBeInstanceOf(UnavailableError);
+    await expect(
+      f.coordinator.triggerSavepoint({ directory: f.savepointDir, stop: false }),
+    ).rejects.toBeInstanceOf(UnavailableError);
     f.tasks = TASKS;
     f.gateway.onTrigger = (_task, id) => f.coordinator.decline("sink-0", id, "closing");
-    await expect(f.coordinator.triggerSavepoint()).rejects.toThrow(
+    await expect(f.coordinator.triggerSavepoint({ directory: f.savepointDir, stop: false })).rejects.toThrow(
       new InternalError("savepoint 1 of job j1: declined by task sink-0: closing"),
     );
   });

@@ -32,12 +32,17 @@ import type { CheckpointConfig } from "./config.ts";
 import { CheckpointFailureCounter } from "./failure-counter.ts";
 import type { CheckpointGateway, CheckpointTask } from "./gateway.ts";
 import { readLatestForRestore } from "./metadata.ts";
-import { PendingCheckpoint, type SavepointResult, stateRefs } from "./pending-checkpoint.ts";
+import {
+  PendingCheckpoint,
+  type SavepointResult,
+  type SavepointTarget,
+  stateRefs,
+} from "./pending-checkpoint.ts";
 import { PeriodicTrigger } from "./periodic-trigger.ts";
 import { TaskMessenger } from "./task-messenger.ts";
 
 export type { CheckpointGateway, CheckpointTask } from "./gateway.ts";
-export type { SavepointResult } from "./pending-checkpoint.ts";
+export type { SavepointResult, SavepointTarget } from "./pending-checkpoint.ts";
 
 export interface CheckpointCoordinatorOptions {
   readonly jobId: string;
@@ -76,6 +81,10 @@ export class CheckpointCoordinator {
   private readonly files: CheckpointFiles;
   private readonly logger: Logger;
   private readonly onRevoke = (): void => void this.stop();
+  /** Set while a stop-with-savepoint is in flight: no other checkpoint starts. */
+  private stopping: string | undefined;
+  /** Aborts when the coordinator stops: ends the deliveries that retry. */
+  private readonly stopped = new AbortController();
 
   constructor(private readonly options: CheckpointCoordinatorOptions) {
     this.logger = options.logger.child({ job: options.jobId });
@@ -87,7 +96,7 @@ export class CheckpointCoordinator {
       this.logger,
     );
     this.periodic = new PeriodicTrigger(options.config, {
-      ready: () => this.currentTasks().length > 0 && options.session.isValid(),
+      ready: () => this.stopping === undefined && this.currentTasks().length > 0 && options.session.isValid(),
       inFlight: () => this.triggering + this.pending.size,
       fire: () => this.track(this.triggerPeriodic()),
     });
@@ -126,6 +135,7 @@ export class CheckpointCoordinator {
   async stop(): Promise<void> {
     if (this.state !== "stopped") {
       this.state = "stopped";
+      this.stopped.abort();
       this.periodic.stop();
       this.options.session.signal.removeEventListener("abort", this.onRevoke);
       for (const p of [...this.pending.values()]) {
@@ -138,12 +148,15 @@ export class CheckpointCoordinator {
 
   /**
    * Takes a savepoint now (regardless of interval, min pause and max concurrent) and resolves once its
-   * metadata is written. Savepoints are not added to the completed-checkpoint store (never subsumed, never
-   * restored from automatically) and tasks are not notified of them, so sinks do not commit on them.
+   * directory is written. A plain savepoint is not added to the completed-checkpoint store (never subsumed,
+   * never restored from automatically) and tasks are not notified of it, so sinks do not commit on it. A
+   * stop-with-savepoint (`target.stop`) pauses periodic checkpoints, stops the sources after its barrier, and
+   * completes like a checkpoint (store, then notification, delivered until it arrives: the stopped sources
+   * wait for it to end the job); when it fails the sources resume and periodic checkpoints go on.
    */
-  async triggerSavepoint(): Promise<SavepointResult> {
+  async triggerSavepoint(target: SavepointTarget): Promise<SavepointResult> {
     this.options.session.assertLeader();
-    const pending = await this.trigger(true);
+    const pending = await this.trigger(target);
     return pending.result!;
   }
 
@@ -214,14 +227,20 @@ export class CheckpointCoordinator {
     this.acknowledge(executionId, p.checkpointId, states);
   }
 
-  private trigger(savepoint: boolean): Promise<PendingCheckpoint> {
+  private trigger(target?: SavepointTarget): Promise<PendingCheckpoint> {
     this.triggering++;
     return this.triggers.run(async () => {
+      let stopping = false;
       try {
         const { session, counter, jobId } = this.options;
-        const what = savepoint ? "a savepoint" : "a checkpoint";
+        const what = target ? "a savepoint" : "a checkpoint";
         session.assertLeader();
         this.assertRunning(what);
+        if (this.stopping !== undefined) {
+          throw new UnavailableError(
+            `job ${jobId}: cannot take ${what}: the job is stopping with ${this.stopping}`,
+          );
+        }
         const tasks = this.currentTasks();
         if (tasks.length === 0) {
           throw new UnavailableError(
@@ -239,6 +258,11 @@ export class CheckpointCoordinator {
             `job ${jobId}: cannot take ${what}: every task finished or waits for its inputs to end`,
           );
         }
+        if (target?.stop) {
+          // No periodic checkpoint may follow the stop's barrier while it is in flight.
+          this.stopping = "a savepoint being taken";
+          stopping = true;
+        }
         const id = await counter.getAndIncrement(session);
         session.assertLeader();
         this.assertRunning(what);
@@ -246,8 +270,11 @@ export class CheckpointCoordinator {
         if (!tasks.every((t) => now.has(t.executionId))) {
           throw new UnavailableError(`job ${jobId}: cannot take ${what}: the job restarted meanwhile; retry`);
         }
-        return this.launch(new PendingCheckpoint(id, Date.now(), savepoint, tasks));
+        if (stopping) this.stopping = `savepoint ${id}`;
+        stopping = false;
+        return this.launch(new PendingCheckpoint(id, Date.now(), tasks, target));
       } finally {
+        if (stopping) this.stopping = undefined;
         this.triggering--;
       }
     });
@@ -280,6 +307,7 @@ export class CheckpointCoordinator {
     this.pending.delete(p.checkpointId);
     p.phase = "done";
     if (outcome.kind === "failed") {
+      this.endStop(p);
       this.emit("checkpoint-aborted", p, { reason: outcome.reason });
       this.logger.warn(`${this.describe(p)} failed`, { reason: outcome.reason });
       // When the pointer may exist the tasks must keep what they staged: a restore may still need it.
@@ -297,10 +325,15 @@ export class CheckpointCoordinator {
     this.failures.succeeded();
     this.periodic.completed();
     const durationMs = Math.round(monotonicNow() - p.startedAt);
-    this.emit("checkpoint-completed", p, { durationMs, bytes: outcome.bytes });
-    this.logger.info(`completed ${this.describe(p)}`, { durationMs, bytes: outcome.bytes });
-    p.resolve({ checkpointId: p.checkpointId, metadata: outcome.metadata });
-    if (!p.savepoint) {
+    const path = outcome.path;
+    this.emit("checkpoint-completed", p, {
+      durationMs,
+      bytes: outcome.bytes,
+      ...(p.savepoint && { savepoint: true, path }),
+    });
+    this.logger.info(`completed ${this.describe(p)}`, { durationMs, bytes: outcome.bytes, path });
+    if (path !== undefined) p.resolve({ checkpointId: p.checkpointId, path });
+    if (p.committing) {
       for (const t of p.tasks) {
         const states = p.statesOf(t.executionId);
         if (states !== undefined) this.lastCompleted.set(t.executionId, states);
@@ -316,13 +349,23 @@ export class CheckpointCoordinator {
   }
 
   private notifyComplete(p: PendingCheckpoint): void {
-    if (this.state === "running" && this.options.session.isValid()) this.messenger.notifyComplete(p);
+    if (this.state !== "running" || !this.options.session.isValid()) return;
+    // The stopped sources end only on this notification, and no later checkpoint will carry it: retry it.
+    const retryUntil = p.target?.stop ? this.stopped.signal : undefined;
+    this.track(this.messenger.notifyComplete(p, retryUntil));
+  }
+
+  /** A stop-with-savepoint that will not complete: periodic checkpoints go on (the tasks resume on abort). */
+  private endStop(p: PendingCheckpoint): void {
+    if (!p.target?.stop) return;
+    this.stopping = undefined;
   }
 
   /** Aborts a checkpoint that is still collecting acks: tells the tasks, deletes the acked states. */
   private abort(p: PendingCheckpoint, reason: string, error: Error, countsAsFailure: boolean): void {
     if (p.phase !== "pending") return;
     p.phase = "done";
+    this.endStop(p);
     clearTimeout(p.timeout);
     this.pending.delete(p.checkpointId);
     this.aborted.push(p.checkpointId);
@@ -342,7 +385,7 @@ export class CheckpointCoordinator {
 
   private async triggerPeriodic(): Promise<void> {
     try {
-      await this.trigger(false);
+      await this.trigger();
     } catch (e: unknown) {
       if (this.state !== "running" || isLeadershipLoss(e) || e instanceof UnavailableError) return;
       this.logger.warn("could not trigger a checkpoint", { error: describeCause(e) });

@@ -21,8 +21,17 @@ export interface CheckpointTask {
 
 /** The job master's way to reach its tasks. Each call rejects when the command did not (surely) arrive. */
 export interface CheckpointGateway {
-  /** Asks a source task to snapshot and emit barrier `checkpointId`. */
-  trigger(task: CheckpointTask, checkpointId: bigint, timestampMs: number, savepoint: boolean): Promise<void>;
+  /**
+   * Asks a source task to snapshot and emit barrier `checkpointId`; with `stopSources` (stop-with-savepoint)
+   * it then emits nothing more and ends once notified of the checkpoint's completion (resumes on abort).
+   */
+  trigger(
+    task: CheckpointTask,
+    checkpointId: bigint,
+    timestampMs: number,
+    savepoint: boolean,
+    stopSources: boolean,
+  ): Promise<void>;
   /** Checkpoint `checkpointId` is durable: the task may commit what it staged for every checkpoint ≤ it. */
   notifyComplete(task: CheckpointTask, checkpointId: bigint): Promise<void>;
   /**

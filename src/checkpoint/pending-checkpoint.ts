@@ -4,10 +4,21 @@ import { monotonicNow } from "../common/clock.ts";
 import type { BlobRef, OperatorSubtaskState } from "../generated/records.ts";
 import type { CheckpointTask } from "./gateway.ts";
 
+/** What a savepoint is for: where it goes, and whether the job stops with it. */
+export interface SavepointTarget {
+  /** An absolute directory; the savepoint becomes a new directory in it (savepoint-directory.ts). */
+  readonly directory: string;
+  /**
+   * Stop-with-savepoint: sources emit nothing after its barrier and end once it completed; it is added to the
+   * completed-checkpoint store and notified like a checkpoint, so sinks commit everything before it.
+   */
+  readonly stop: boolean;
+}
+
 export interface SavepointResult {
   readonly checkpointId: bigint;
-  /** The savepoint's CheckpointMetadata in file storage; restore from it with --from-savepoint. */
-  readonly metadata: BlobRef;
+  /** The savepoint's directory; restore from it with vigil run --from-savepoint. */
+  readonly path: string;
 }
 
 export type AckResult =
@@ -34,17 +45,27 @@ export class PendingCheckpoint {
     readonly checkpointId: bigint,
     /** Wall-clock ms at trigger, recorded in the metadata and sent to the tasks. */
     readonly timestampMs: number,
-    readonly savepoint: boolean,
     readonly tasks: readonly CheckpointTask[],
+    /** Set for a savepoint. */
+    readonly target?: SavepointTarget,
   ) {
     this.byExecution = new Map(tasks.map((t) => [t.executionId, t]));
-    if (savepoint) {
+    if (target) {
       this.result = new Promise<SavepointResult>((resolve, reject) => {
         this.settle = { resolve, reject };
       });
       // The caller awaits it; this only keeps an early rejection from counting as unhandled.
       this.result.catch(() => {});
     }
+  }
+
+  get savepoint(): boolean {
+    return this.target !== undefined;
+  }
+
+  /** A checkpoint, or a stop-with-savepoint: completed through the store and notified to the tasks. */
+  get committing(): boolean {
+    return this.target === undefined || this.target.stop;
   }
 
   get acknowledged(): number {

@@ -2,7 +2,7 @@
 // records commands and lets tests act as the tasks, a blob store and a state-handle store that log their
 // writes in one shared order, a leader session on the memory backend, and a fixture wiring them together.
 import { stat } from "node:fs/promises";
-import { basename } from "node:path";
+import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { monotonicNow } from "../common/clock.ts";
 import { RecordedEvents } from "../common/events.ts";
@@ -32,6 +32,8 @@ export interface GatewayCall {
   readonly executionId: string;
   readonly checkpointId: bigint;
   readonly savepoint?: boolean;
+  /** Set (true) only on a stop-with-savepoint's triggers. */
+  readonly stopSources?: boolean;
   readonly reason?: string;
 }
 
@@ -46,8 +48,20 @@ export class FakeGateway implements CheckpointGateway {
 
   constructor(private readonly log: string[]) {}
 
-  async trigger(task: CheckpointTask, checkpointId: bigint, _ts: number, savepoint: boolean): Promise<void> {
-    this.calls.push({ kind: "trigger", executionId: task.executionId, checkpointId, savepoint });
+  async trigger(
+    task: CheckpointTask,
+    checkpointId: bigint,
+    _ts: number,
+    savepoint: boolean,
+    stopSources: boolean,
+  ): Promise<void> {
+    this.calls.push({
+      kind: "trigger",
+      executionId: task.executionId,
+      checkpointId,
+      savepoint,
+      ...(stopSources && { stopSources }),
+    });
     this.log.push(`trigger:${task.executionId}:${checkpointId}`);
     const work = Promise.resolve(this.onTrigger(task, checkpointId, savepoint));
     this.running.add(work);
@@ -238,6 +252,8 @@ export interface Fixture {
   readonly thresholds: string[];
   /** What tasks() returns. */
   tasks: readonly CheckpointTask[];
+  /** "savepoints" in the storage directory. */
+  readonly savepointDir: string;
 }
 
 export function fixture(options: {
@@ -270,6 +286,7 @@ export function fixture(options: {
     counter,
     thresholds,
     tasks: TASKS,
+    savepointDir: join(fileURLToPath(options.storageUri), "savepoints"),
   };
   f.coordinator = new CheckpointCoordinator({
     jobId,

@@ -33,7 +33,7 @@ describe("vigil jobmanager", () => {
     );
     await writeFile(config, "heartbeat: 1\n", { flag: "a" });
     expect(await usageError({ config })).toBe(
-      `${config}: heartbeat: unknown key; vigil jobmanager accepts ha, ha-endpoints, cluster-id, name, storage-dir, rpc-host, advertised-host, rpc-port, ttl, heartbeat-interval, heartbeat-timeout, log-level`,
+      `${config}: heartbeat: unknown key; vigil jobmanager accepts ha, ha-endpoints, cluster-id, name, storage-dir, rpc-host, advertised-host, rpc-port, ttl, savepoint-dir, heartbeat-interval, heartbeat-timeout, log-level`,
     );
   });
 

@@ -11,6 +11,7 @@ import { listCommand } from "./list.ts";
 import { localCommand } from "./local.ts";
 import { overviewCommand } from "./overview.ts";
 import { runCommand } from "./run.ts";
+import { savepointCommand, stopCommand } from "./savepoint.ts";
 import { submitCommand } from "./submit.ts";
 import { taskmanagerCommand } from "./taskmanager.ts";
 
@@ -21,6 +22,8 @@ const commands: readonly Command[] = [
   submitCommand,
   listCommand,
   cancelCommand,
+  savepointCommand,
+  stopCommand,
   overviewCommand,
   leaderCommand,
   localCommand,

@@ -3,6 +3,7 @@
 // functions, validates the graph, and submits it with the application file as the artifact. Problems with the
 // application are reported here, before anything is sent. Then, unless --detached, it follows the job to its end.
 import { readFile, stat } from "node:fs/promises";
+import { resolve } from "node:path";
 import { compileApplicationFile } from "../api/application-file.ts";
 import { applicationJsonOf } from "../api/application-spec.ts";
 import { isValidParallelism, PARALLELISM_RANGE } from "../api/pipeline.ts";
@@ -10,6 +11,7 @@ import { monotonicNow } from "../common/clock.ts";
 import { ConfigError, describeCause, InvalidArgumentError, VigilError } from "../common/errors.ts";
 import type { JobDetails, JobGraph } from "../generated/records.ts";
 import { validateJobGraph } from "../runtime/job-graph.ts";
+import { deriveJobId } from "../runtime/job-graph-json.ts";
 import type { Command } from "./args.ts";
 import { clusterFlags, clusterFlagsHelp, clusterTargetFrom, withCluster } from "./cluster-flags.ts";
 import { followJob, progressLine } from "./follow-job.ts";
@@ -21,7 +23,7 @@ export const runCommand: Command = {
   name: "run",
   summary: "run an application (a file whose main builds a DataStream pipeline) on the cluster",
   usage:
-    "vigil run APP [--detached] [--parallelism N] (--jobmanager HOST:PORT[,…] | --ha etcd|zookeeper --ha-endpoints HOST:PORT[,…] --cluster-id C) [--json] [-- APP_ARGS…]",
+    "vigil run APP [--detached] [--parallelism N] [--from-savepoint PATH [--allow-non-restored-state]] (--jobmanager HOST:PORT[,…] | --ha etcd|zookeeper --ha-endpoints HOST:PORT[,…] --cluster-id C) [--json] [-- APP_ARGS…]",
   flags: {
     ...clusterFlags,
     detached: { type: "boolean", help: "return once the job is submitted instead of following it" },
@@ -30,6 +32,15 @@ export const runCommand: Command = {
       value: "N",
       help: "parallelism of operators that set none, unless main calls env.setParallelism",
       default: "1",
+    },
+    "from-savepoint": {
+      type: "string",
+      value: "PATH",
+      help: "start from this savepoint (the directory vigil savepoint or vigil stop printed) instead of empty state",
+    },
+    "allow-non-restored-state": {
+      type: "boolean",
+      help: "with --from-savepoint: drop savepoint state of operators (uids) the application no longer has",
     },
     json: {
       type: "boolean",
@@ -50,6 +61,12 @@ export const runCommand: Command = {
     "Ctrl-C stops following; the job keeps running. Running the same APP with the same APP_ARGS again is the",
     "same job (its id derives from the pipeline): it is not submitted twice.",
     "",
+    "--from-savepoint PATH starts every operator from its state in the savepoint, found by the operator's uid",
+    "(give every stateful operator a uid()); parallelism may differ from the savepoint's. The leader reads the",
+    "savepoint once, at submission: a missing or damaged savepoint, or state of a uid the application does",
+    "not have (unless --allow-non-restored-state), is refused and nothing is submitted. The job id then",
+    "derives from the pipeline and the savepoint's path.",
+    "",
     "Examples:",
     "  vigil run examples/keyed-count.ts --jobmanager 127.0.0.1:6123 -- --count 1000 --keys 7 --output out",
     "  vigil run app.ts --detached --parallelism 4 --ha etcd --ha-endpoints 127.0.0.1:2379 --cluster-id dev",
@@ -59,7 +76,9 @@ export const runCommand: Command = {
     if (app === undefined) throw new ConfigError("APP is required; see vigil run --help");
     const defaultParallelism = parallelismFlag(values.parallelism);
     const target = clusterTargetFrom(values, "run");
-    const { graph, artifact } = await buildJob(app, args, defaultParallelism, process.cwd());
+    const built = await buildJob(app, args, defaultParallelism, process.cwd());
+    const { artifact } = built;
+    const graph = withSavepoint(built.graph, values["from-savepoint"], values["allow-non-restored-state"]);
     const json = values.json === true;
 
     const answer = await withCluster(target, (client) => client.submitJob({ graph, artifact }, target.call));
@@ -149,6 +168,25 @@ async function readApplication(app: string): Promise<Uint8Array> {
       code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : describeCause(e);
     throw new InvalidArgumentError(`${app}: cannot read the application: ${reason}`);
   }
+}
+
+/** The graph starting from a savepoint: its own job id, so it is a new job, not the one that stopped. */
+function withSavepoint(
+  graph: JobGraph,
+  path: string | boolean | undefined,
+  allow: string | boolean | undefined,
+): JobGraph {
+  if (path === undefined) {
+    if (allow === true) throw new ConfigError("--allow-non-restored-state needs --from-savepoint PATH");
+    return graph;
+  }
+  if (typeof path !== "string" || path === "")
+    throw new ConfigError("--from-savepoint: give the savepoint's path");
+  const restored: JobGraph = {
+    ...graph,
+    savepointRestore: { path: resolve(path), allowNonRestoredState: allow === true },
+  };
+  return { ...restored, jobId: deriveJobId(restored) };
 }
 
 function parallelismFlag(value: string | boolean | undefined): number {

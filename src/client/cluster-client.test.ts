@@ -60,6 +60,7 @@ async function jobManager(epoch: bigint, role: Role): Promise<FakeJobManager> {
       return new Promise((_, reject) => signal?.addEventListener("abort", () => reject(signal.reason)));
     return answer();
   };
+  const savepointAnswer = { path: "/sp", checkpointId: 1n, state: "JOB_STATE_RUNNING" as const };
   const handler: DispatcherService = {
     submitJob: (req, o) =>
       act(() => ({ jobId: req.graph?.jobId ?? "", alreadySubmitted: false, epoch }), o?.signal),
@@ -67,6 +68,8 @@ async function jobManager(epoch: bigint, role: Role): Promise<FakeJobManager> {
     getJob: (_req, o) => act(() => ({ tasks: [] }), o?.signal),
     cancelJob: (_req, o) => act(() => ({ state: "JOB_STATE_CANCELED" as const }), o?.signal),
     clusterOverview: (_req, o) => act(() => ({ taskmanagers: [], jobs: [] }), o?.signal),
+    triggerSavepoint: (_req, o) => act(() => savepointAnswer, o?.signal),
+    stopJob: (_req, o) => act(() => savepointAnswer, o?.signal),
     getLeader: async () => ({ name: "fake", address: jm.address, epoch }),
   };
   server.addService(DispatcherMethods, handler);

@@ -25,8 +25,11 @@ import type {
   LeaderAddress,
   ListJobsRequest,
   ListJobsResponse,
+  SavepointResponse,
+  StopJobRequest,
   SubmitJobRequest,
   SubmitJobResponse,
+  TriggerSavepointRequest,
 } from "../generated/records.ts";
 import { DispatcherMethods, type DispatcherService } from "../generated/services.ts";
 import type { MemoryCoordinator } from "../ha/memory/index.ts";
@@ -45,7 +48,15 @@ const BACKOFF_MAX_MS = 1_000;
 type Method = keyof DispatcherService;
 
 /** Writes: a lost answer means the outcome is unknown, and the caller must hear so. */
-const WRITES: ReadonlySet<Method> = new Set<Method>(["submitJob", "cancelJob"]);
+const WRITES: ReadonlySet<Method> = new Set<Method>([
+  "submitJob",
+  "cancelJob",
+  "triggerSavepoint",
+  "stopJob",
+]);
+
+/** Calls that take as long as a checkpoint: one attempt may use the whole deadline. */
+const LONG: ReadonlySet<Method> = new Set<Method>(["triggerSavepoint", "stopJob"]);
 
 /** Errors after which another JobManager (or the same one a moment later) may succeed. */
 const RETRYABLE: ReadonlySet<string> = new Set([
@@ -103,6 +114,16 @@ export class ClusterClient implements DispatcherService {
     return this.invoke("cancelJob", (c, o) => c.cancelJob(request, o), options);
   }
 
+  /** Waits for the savepoint: pass a timeoutMs that covers the job's checkpoint timeout. */
+  triggerSavepoint(request: TriggerSavepointRequest, options?: CallOptions): Promise<SavepointResponse> {
+    return this.invoke("triggerSavepoint", (c, o) => c.triggerSavepoint(request, o), options);
+  }
+
+  /** Waits for the savepoint (not for the job to finish): pass a timeoutMs that covers the checkpoint timeout. */
+  stopJob(request: StopJobRequest, options?: CallOptions): Promise<SavepointResponse> {
+    return this.invoke("stopJob", (c, o) => c.stopJob(request, o), options);
+  }
+
   clusterOverview(request: ClusterOverviewRequest, options?: CallOptions): Promise<ClusterOverview> {
     return this.invoke("clusterOverview", (c, o) => c.clusterOverview(request, o), options);
   }
@@ -146,7 +167,8 @@ export class ClusterClient implements DispatcherService {
         for (const first of candidates ?? []) {
           let target: string | undefined = first;
           for (let hops = 0; target !== undefined && hops <= MAX_HOPS && !signal.aborted; hops++) {
-            const attemptMs = Math.max(1, Math.min(deadline - monotonicNow(), DEFAULT_CALL_TIMEOUT_MS));
+            const left = deadline - monotonicNow();
+            const attemptMs = Math.max(1, LONG.has(method) ? left : Math.min(left, DEFAULT_CALL_TIMEOUT_MS));
             try {
               const answer = await send(this.clientOf(target), { signal, timeoutMs: attemptMs });
               this.hint = target;

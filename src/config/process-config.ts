@@ -22,6 +22,7 @@ import {
   processTitle,
   secondsValue,
   storageDirValue,
+  directoryValue,
   stringValue,
 } from "./process-keys.ts";
 
@@ -58,6 +59,8 @@ interface ProcessConfigBase {
 export interface JobManagerConfig extends ProcessConfigBase {
   readonly heartbeatIntervalMs: number;
   readonly heartbeatTimeoutMs: number;
+  /** Absolute path; undefined: "savepoints" in the storage directory. */
+  readonly savepointDir: string | undefined;
 }
 
 export interface TaskManagerConfig extends ProcessConfigBase {
@@ -90,7 +93,9 @@ export function compileJobManagerConfig(sources: ConfigSources): JobManagerConfi
       `${timeout?.where ?? "heartbeat-timeout (default)"}: ${heartbeatTimeoutMs / 1000} s must be more than twice the heartbeat interval (${heartbeatIntervalMs / 1000} s${from}), so that one late heartbeat does not drop a TaskManager`,
     );
   }
-  return { ...base, heartbeatIntervalMs, heartbeatTimeoutMs };
+  const savepointAt = get("savepoint-dir");
+  const savepointDir = savepointAt ? directoryValue(savepointAt.value, savepointAt.where) : undefined;
+  return { ...base, heartbeatIntervalMs, heartbeatTimeoutMs, savepointDir };
 }
 
 export function compileTaskManagerConfig(sources: ConfigSources): TaskManagerConfig {

@@ -1,6 +1,8 @@
 // The configuration keys of the JobManager and TaskManager processes and how each value is read. One table
 // feeds the flags (--ha-endpoints), the environment (VIGIL_HA_ENDPOINTS), the config file (ha-endpoints:) and
 // the --help text, so the three sources cannot drift apart.
+import { isAbsolute } from "node:path";
+import { fileURLToPath } from "node:url";
 import { ConfigError } from "../common/errors.ts";
 
 export type ProcessKind = "jobmanager" | "taskmanager";
@@ -67,6 +69,13 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
     value: "SECONDS",
     help: "etcd lease TTL / ZooKeeper session timeout; a leader's failover takes about this long",
     default: "5",
+  },
+  {
+    key: "savepoint-dir",
+    processes: ["jobmanager"],
+    value: "DIR",
+    help: "where savepoints go when vigil savepoint / vigil stop name no --dir (absolute path or file:/// URI)",
+    default: "<storage-dir>/savepoints",
   },
   {
     key: "heartbeat-interval",
@@ -195,6 +204,14 @@ export function storageDirValue(value: unknown, where: string): string {
   if (url.search !== "" || url.hash !== "") fail(where, `${show(s)}: a directory URI takes no ? or #`);
   if (url.pathname === "/") fail(where, `${show(s)} is the root directory; name a directory for vigil`);
   return url.href;
+}
+
+/** An absolute directory, given as a path or a file:/// URI; returned as a path. */
+export function directoryValue(value: unknown, where: string): string {
+  const s = stringValue(value, where);
+  if (s.startsWith("file:")) return fileURLToPath(new URL(storageDirValue(s, where)));
+  if (!isAbsolute(s)) fail(where, `${show(s)} is not an absolute path; e.g. /var/lib/vigil/savepoints`);
+  return s;
 }
 
 export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;

@@ -61,6 +61,13 @@ export interface JobGraph {
   artifact?: BlobRef;
   configJson: string;
   applicationJson?: string;
+  savepointRestore?: SavepointRestore;
+}
+
+export interface SavepointRestore {
+  path: string;
+  allowNonRestoredState: boolean;
+  metadata?: BlobRef;
 }
 
 export interface JobGraphRecord {
@@ -176,6 +183,22 @@ export interface CancelJobRequest {
 }
 
 export interface CancelJobResponse {
+  state: JobState;
+}
+
+export interface TriggerSavepointRequest {
+  jobId: string;
+  targetDirectory: string;
+}
+
+export interface StopJobRequest {
+  jobId: string;
+  targetDirectory: string;
+}
+
+export interface SavepointResponse {
+  path: string;
+  checkpointId: bigint;
   state: JobState;
 }
 
@@ -324,6 +347,7 @@ export interface TriggerCheckpointRequest {
   checkpointId: bigint;
   timestampMs: bigint;
   savepoint: boolean;
+  stopSources?: boolean;
 }
 
 export interface CheckpointNotification {
@@ -495,6 +519,26 @@ export const descriptor = {
                       "options": {
                         "proto3_optional": true
                       }
+                    },
+                    "savepointRestore": {
+                      "type": "SavepointRestore",
+                      "id": 9
+                    }
+                  }
+                },
+                "SavepointRestore": {
+                  "fields": {
+                    "path": {
+                      "type": "string",
+                      "id": 1
+                    },
+                    "allowNonRestoredState": {
+                      "type": "bool",
+                      "id": 2
+                    },
+                    "metadata": {
+                      "type": "BlobRef",
+                      "id": 3
                     }
                   }
                 },
@@ -744,6 +788,14 @@ export const descriptor = {
                       "requestType": "CancelJobRequest",
                       "responseType": "CancelJobResponse"
                     },
+                    "TriggerSavepoint": {
+                      "requestType": "TriggerSavepointRequest",
+                      "responseType": "SavepointResponse"
+                    },
+                    "StopJob": {
+                      "requestType": "StopJobRequest",
+                      "responseType": "SavepointResponse"
+                    },
                     "ClusterOverview": {
                       "requestType": "ClusterOverviewRequest",
                       "responseType": "ClusterOverview"
@@ -910,6 +962,46 @@ export const descriptor = {
                     "state": {
                       "type": "JobState",
                       "id": 1
+                    }
+                  }
+                },
+                "TriggerSavepointRequest": {
+                  "fields": {
+                    "jobId": {
+                      "type": "string",
+                      "id": 1
+                    },
+                    "targetDirectory": {
+                      "type": "string",
+                      "id": 2
+                    }
+                  }
+                },
+                "StopJobRequest": {
+                  "fields": {
+                    "jobId": {
+                      "type": "string",
+                      "id": 1
+                    },
+                    "targetDirectory": {
+                      "type": "string",
+                      "id": 2
+                    }
+                  }
+                },
+                "SavepointResponse": {
+                  "fields": {
+                    "path": {
+                      "type": "string",
+                      "id": 1
+                    },
+                    "checkpointId": {
+                      "type": "uint64",
+                      "id": 2
+                    },
+                    "state": {
+                      "type": "JobState",
+                      "id": 3
                     }
                   }
                 },
@@ -1374,6 +1466,13 @@ export const descriptor = {
                   }
                 },
                 "TriggerCheckpointRequest": {
+                  "oneofs": {
+                    "_stopSources": {
+                      "oneof": [
+                        "stopSources"
+                      ]
+                    }
+                  },
                   "fields": {
                     "epoch": {
                       "type": "uint64",
@@ -1394,6 +1493,13 @@ export const descriptor = {
                     "savepoint": {
                       "type": "bool",
                       "id": 5
+                    },
+                    "stopSources": {
+                      "type": "bool",
+                      "id": 6,
+                      "options": {
+                        "proto3_optional": true
+                      }
                     }
                   }
                 },
@@ -1470,6 +1576,7 @@ export const codecs = {
   JobVertex: messageCodec<JobVertex>(descriptor, "vigil.ha.v1.JobVertex"),
   JobEdge: messageCodec<JobEdge>(descriptor, "vigil.ha.v1.JobEdge"),
   JobGraph: messageCodec<JobGraph>(descriptor, "vigil.ha.v1.JobGraph"),
+  SavepointRestore: messageCodec<SavepointRestore>(descriptor, "vigil.ha.v1.SavepointRestore"),
   JobGraphRecord: messageCodec<JobGraphRecord>(descriptor, "vigil.ha.v1.JobGraphRecord"),
   CheckpointPointer: messageCodec<CheckpointPointer>(descriptor, "vigil.ha.v1.CheckpointPointer"),
   CheckpointCounter: messageCodec<CheckpointCounter>(descriptor, "vigil.ha.v1.CheckpointCounter"),
@@ -1488,6 +1595,9 @@ export const codecs = {
   JobDetails: messageCodec<JobDetails>(descriptor, "vigil.rpc.v1.JobDetails"),
   CancelJobRequest: messageCodec<CancelJobRequest>(descriptor, "vigil.rpc.v1.CancelJobRequest"),
   CancelJobResponse: messageCodec<CancelJobResponse>(descriptor, "vigil.rpc.v1.CancelJobResponse"),
+  TriggerSavepointRequest: messageCodec<TriggerSavepointRequest>(descriptor, "vigil.rpc.v1.TriggerSavepointRequest"),
+  StopJobRequest: messageCodec<StopJobRequest>(descriptor, "vigil.rpc.v1.StopJobRequest"),
+  SavepointResponse: messageCodec<SavepointResponse>(descriptor, "vigil.rpc.v1.SavepointResponse"),
   ClusterOverviewRequest: messageCodec<ClusterOverviewRequest>(descriptor, "vigil.rpc.v1.ClusterOverviewRequest"),
   TaskManagerSummary: messageCodec<TaskManagerSummary>(descriptor, "vigil.rpc.v1.TaskManagerSummary"),
   ClusterOverview: messageCodec<ClusterOverview>(descriptor, "vigil.rpc.v1.ClusterOverview"),

@@ -8,7 +8,7 @@
 // Do not edit: run `npm run gen`.
 
 import type { CallOptions } from "../rpc/call.ts";
-import { codecs, type CancelJobRequest, type CancelJobResponse, type CancelTaskRequest, type CancelTaskResponse, type CheckpointAck, type CheckpointCommandResponse, type CheckpointDecline, type CheckpointNotification, type ClusterOverview, type ClusterOverviewRequest, type ConsumerMessage, type DeployTaskRequest, type DeployTaskResponse, type GetJobRequest, type GetLeaderRequest, type HeartbeatResponse, type JobDetails, type LeaderAddress, type ListJobsRequest, type ListJobsResponse, type ProducerMessage, type RegisterTaskManagerRequest, type RegisterTaskManagerResponse, type SubmitJobRequest, type SubmitJobResponse, type TaskManagerHeartbeat, type TaskStateAck, type TaskStateUpdate, type TriggerCheckpointRequest } from "./records.ts";
+import { codecs, type CancelJobRequest, type CancelJobResponse, type CancelTaskRequest, type CancelTaskResponse, type CheckpointAck, type CheckpointCommandResponse, type CheckpointDecline, type CheckpointNotification, type ClusterOverview, type ClusterOverviewRequest, type ConsumerMessage, type DeployTaskRequest, type DeployTaskResponse, type GetJobRequest, type GetLeaderRequest, type HeartbeatResponse, type JobDetails, type LeaderAddress, type ListJobsRequest, type ListJobsResponse, type ProducerMessage, type RegisterTaskManagerRequest, type RegisterTaskManagerResponse, type SavepointResponse, type StopJobRequest, type SubmitJobRequest, type SubmitJobResponse, type TaskManagerHeartbeat, type TaskStateAck, type TaskStateUpdate, type TriggerCheckpointRequest, type TriggerSavepointRequest } from "./records.ts";
 
 export interface DispatcherService {
   /** Stores the JobGraph (fenced) and answers only once it is durable. Idempotent on the job id: the same graph again answers already_submitted; a different graph under a used id, or a job that already has a result, is ALREADY_EXISTS. Invalid graphs are INVALID_ARGUMENT errors that name the problem; nothing is stored. */
@@ -19,6 +19,10 @@ export interface DispatcherService {
   getJob(request: GetJobRequest, options?: CallOptions): Promise<JobDetails>;
   /** Records the job as CANCELED (fenced) before it answers; the tasks are then cancelled. Cancelling a terminal job answers its terminal state. NOT_FOUND for an unknown job. */
   cancelJob(request: CancelJobRequest, options?: CallOptions): Promise<CancelJobResponse>;
+  /** Takes a savepoint of a running job into a new directory under target_directory (the leader's --savepoint-dir when empty) and answers its path once it is complete. The job keeps running; sinks do not commit on a savepoint. FAILED_PRECONDITION when the job is not running or takes no checkpoints. */
+  triggerSavepoint(request: TriggerSavepointRequest, options?: CallOptions): Promise<SavepointResponse>;
+  /** Stop-with-savepoint: the sources stop after the savepoint's barrier, the savepoint is written (and becomes the job's latest checkpoint, so sinks commit everything before it), then the job ends FINISHED. If the savepoint fails the job keeps running and the call fails. */
+  stopJob(request: StopJobRequest, options?: CallOptions): Promise<SavepointResponse>;
   /** The leader, its TaskManagers and its jobs. */
   clusterOverview(request: ClusterOverviewRequest, options?: CallOptions): Promise<ClusterOverview>;
   /** Who leads, as this JobManager knows it (served by standbys too). */
@@ -30,6 +34,8 @@ export const DispatcherMethods = {
   listJobs: { path: "/vigil.rpc.v1.Dispatcher/ListJobs", request: codecs.ListJobsRequest, response: codecs.ListJobsResponse },
   getJob: { path: "/vigil.rpc.v1.Dispatcher/GetJob", request: codecs.GetJobRequest, response: codecs.JobDetails },
   cancelJob: { path: "/vigil.rpc.v1.Dispatcher/CancelJob", request: codecs.CancelJobRequest, response: codecs.CancelJobResponse },
+  triggerSavepoint: { path: "/vigil.rpc.v1.Dispatcher/TriggerSavepoint", request: codecs.TriggerSavepointRequest, response: codecs.SavepointResponse },
+  stopJob: { path: "/vigil.rpc.v1.Dispatcher/StopJob", request: codecs.StopJobRequest, response: codecs.SavepointResponse },
   clusterOverview: { path: "/vigil.rpc.v1.Dispatcher/ClusterOverview", request: codecs.ClusterOverviewRequest, response: codecs.ClusterOverview },
   getLeader: { path: "/vigil.rpc.v1.Dispatcher/GetLeader", request: codecs.GetLeaderRequest, response: codecs.LeaderAddress },
 } as const;

@@ -21,8 +21,11 @@ import {
   type JobSummary,
   type LeaderAddress,
   type ListJobsResponse,
+  type SavepointResponse,
+  type StopJobRequest,
   type SubmitJobRequest,
   type SubmitJobResponse,
+  type TriggerSavepointRequest,
 } from "../generated/records.ts";
 import type { DispatcherService } from "../generated/services.ts";
 import type { LeaderInfo } from "../ha/election-driver.ts";
@@ -32,9 +35,13 @@ import type { JobResultEntry } from "../ha/stores/job-result-store.ts";
 import { validateJobGraph } from "../runtime/job-graph.ts";
 import { jobStateOf } from "./job-master.ts";
 import { LeaderContext, type LeaderContextOptions } from "./leader-context.ts";
+import { asSubmitted, savepointDirectory, withImportedSavepoint } from "./savepoints.ts";
 
 /** What a leader session's context needs, less the session itself: the dispatcher makes one per grant. */
-export type DispatcherOptions = Omit<LeaderContextOptions, "session" | "grantedAt">;
+export type DispatcherOptions = Omit<LeaderContextOptions, "session" | "grantedAt"> & {
+  /** Where savepoints go when a request names no directory (an absolute path); undefined: none. */
+  readonly savepointDir?: string | undefined;
+};
 
 export class Dispatcher implements DispatcherService, LeaderContender {
   private election: LeaderElectionService | undefined;
@@ -146,7 +153,7 @@ export class Dispatcher implements DispatcherService, LeaderContender {
       const stored = live ? live.graph : entry?.graph;
       if (stored) {
         // A resubmitted application: the stored graph points at the artifact written the first time.
-        if (!sameGraph(artifact === undefined ? stored : withoutArtifact(stored), graph)) {
+        if (!sameGraph(asSubmitted(stored, artifact !== undefined), graph)) {
           throw alreadyExists(
             jobId,
             `job ${jobId} is already submitted with a different JobGraph; submit it under a new job id`,
@@ -161,11 +168,13 @@ export class Dispatcher implements DispatcherService, LeaderContender {
         if (!live) context.startJob(stored, entry?.submittedAtMs ?? 0n, true);
         return { jobId, alreadySubmitted: true, epoch };
       }
-      // Blob first, pointer second: a graph never names an artifact that is not there.
+      // Blobs first, pointer second: a graph never names an artifact or a savepoint that is not there.
+      const restored = await withImportedSavepoint(graph, this.options.blobs);
+      session.assertLeader();
       const toStore =
         artifact === undefined
-          ? graph
-          : { ...graph, artifact: await this.options.blobs!.put(`artifact-${jobId}`, artifact) };
+          ? restored
+          : { ...restored, artifact: await this.options.blobs!.put(`artifact-${jobId}`, artifact) };
       session.assertLeader();
       await this.options.graphs.put(toStore, session);
       session.assertLeader();
@@ -207,6 +216,41 @@ export class Dispatcher implements DispatcherService, LeaderContender {
       else context.cleanUp(jobId).catch(() => {});
       return { state: jobState("CANCELED") };
     });
+  }
+
+  async triggerSavepoint(request: TriggerSavepointRequest): Promise<SavepointResponse> {
+    return this.savepoint(request.jobId, request.targetDirectory, false);
+  }
+
+  async stopJob(request: StopJobRequest): Promise<SavepointResponse> {
+    return this.savepoint(request.jobId, request.targetDirectory, true);
+  }
+
+  /** Savepoints are not serialized with submissions: the coordinator fences them itself. */
+  private async savepoint(jobId: string, requested: string, stop: boolean): Promise<SavepointResponse> {
+    const context = this.leader();
+    const directory = savepointDirectory(requested, this.options.savepointDir, jobId);
+    const job = context.jobs.get(jobId);
+    if (!job || job.terminal) {
+      const result = await this.options.results.get(jobId);
+      if (result) {
+        throw new InvalidArgumentError(
+          `job ${jobId} is ${jobStateOf(result.status)}; only a running job takes a savepoint`,
+        );
+      }
+      throw new NotFoundError(`job ${jobId}`);
+    }
+    try {
+      const { checkpointId, path } = await job.savepoint({ directory, stop });
+      this.options.logger.info(stop ? "job stopping with savepoint" : "savepoint taken", {
+        job: jobId,
+        path,
+      });
+      return { path, checkpointId, state: job.summary().state };
+    } catch (e: unknown) {
+      if (e instanceof LeadershipLostError || e instanceof StaleFenceError) throw this.notLeader();
+      throw e;
+    }
   }
 
   async listJobs(): Promise<ListJobsResponse> {
@@ -284,11 +328,6 @@ function summaryOf(jobId: string, name: string, state: JobState, error: string):
 
 function resultSummary(r: JobResultEntry): JobSummary {
   return summaryOf(r.jobId, "", jobState(jobStateOf(r.status)), r.error);
-}
-
-function withoutArtifact(graph: JobGraph): JobGraph {
-  const { artifact: _, ...rest } = graph;
-  return rest;
 }
 
 function sameGraph(a: JobGraph, b: JobGraph): boolean {

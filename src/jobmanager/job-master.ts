@@ -4,15 +4,22 @@
 // delay, deploy again as the next attempt. A terminal job is recorded in the JobResultStore (dirty) before
 // its JobGraph is removed and the result is marked clean. Everything stops at once when the leader session
 // ends (a later leader recovers the job); nothing here outlives the session.
-import { CheckpointCoordinator } from "../checkpoint/coordinator.ts";
-import { readMetadata } from "../checkpoint/metadata.ts";
-import { stateRefs } from "../checkpoint/pending-checkpoint.ts";
+import {
+  CheckpointCoordinator,
+  type SavepointResult,
+  type SavepointTarget,
+} from "../checkpoint/coordinator.ts";
 import { monotonicNow, sleep } from "../common/clock.ts";
-import { AlreadyExistsError, ConfigError, LeadershipLostError, StaleFenceError } from "../common/errors.ts";
+import {
+  AlreadyExistsError,
+  InvalidArgumentError,
+  LeadershipLostError,
+  StaleFenceError,
+  UnavailableError,
+} from "../common/errors.ts";
 import type { EventSink } from "../common/events.ts";
 import type { Logger } from "../common/logger.ts";
 import type {
-  BlobRef,
   CheckpointMetadata,
   JobDetails,
   JobGraph,
@@ -25,7 +32,13 @@ import type { JobGraphStore } from "../ha/stores/job-graph-store.ts";
 import type { JobResultEntry, JobResultStore } from "../ha/stores/job-result-store.ts";
 import type { TaskChainPlan } from "../runtime/job-graph.ts";
 import { describe, ExecutionAttempt } from "./execution-attempt.ts";
-import { type JobCheckpoints, taskGateway } from "./job-checkpoints.ts";
+import {
+  type JobCheckpoints,
+  removeCheckpoints,
+  removeGraph,
+  restorePoint,
+  taskGateway,
+} from "./job-checkpoints.ts";
 import type { Notifier } from "./notifier.ts";
 import type { ResourceManager } from "./resource-manager.ts";
 import type { RestartBackoff } from "./restart-strategy.ts";
@@ -134,6 +147,28 @@ export class JobMaster {
     };
   }
 
+  /**
+   * A savepoint of the running attempt (CheckpointCoordinator.triggerSavepoint); with `target.stop` the job
+   * then finishes. InvalidArgumentError when the job cannot take one; UnavailableError while it is not running.
+   */
+  async savepoint(target: SavepointTarget): Promise<SavepointResult> {
+    const what = `job ${this.jobId}`;
+    if (this.terminal) {
+      throw new InvalidArgumentError(`${what} is ${this.stateName}; only a running job takes a savepoint`);
+    }
+    const checkpoints = this.options.checkpoints;
+    if (!checkpoints?.blobs || checkpoints.config.intervalMs <= 0) {
+      throw new InvalidArgumentError(
+        `${what} takes no checkpoints, so it cannot take a savepoint: submit it with checkpointing.intervalMs > 0 in its config (and JobManagers with --storage-dir)`,
+      );
+    }
+    const coordinator = this.coordinator;
+    if (coordinator === undefined || this.stateName !== "RUNNING") {
+      throw new UnavailableError(`${what} is ${this.stateName}, not RUNNING; retry once it runs`);
+    }
+    return coordinator.triggerSavepoint(target);
+  }
+
   /** A task's checkpoint acknowledgement, routed here by execution id. */
   acknowledgeCheckpoint(
     executionId: string,
@@ -203,11 +238,12 @@ export class JobMaster {
   private async runAttempt(): Promise<Outcome> {
     let restore: CheckpointMetadata | undefined;
     try {
-      restore = await this.latestCheckpoint();
+      restore = await restorePoint(this.options.checkpoints, this.options.graph, this.options.session);
     } catch (e: unknown) {
       this.signal.throwIfAborted();
       // Strict: never start empty when a checkpoint exists; the restart strategy decides on another try.
-      return { error: `cannot restore from the latest completed checkpoint: ${describe(e)}` };
+      const from = this.options.graph.savepointRestore ? " or the job's savepoint" : "";
+      return { error: `cannot restore from the latest completed checkpoint${from}: ${describe(e)}` };
     }
     const attempt = new ExecutionAttempt({
       jobId: this.jobId,
@@ -229,7 +265,7 @@ export class JobMaster {
     this.attempts += 1;
     this.current = attempt;
     if (restore) {
-      this.options.logger.info("restoring from checkpoint", {
+      this.options.logger.info(restore.savepoint ? "restoring from savepoint" : "restoring from checkpoint", {
         job: this.jobId,
         checkpoint: restore.checkpointId,
         attempt: this.attempts - 1,
@@ -251,21 +287,6 @@ export class JobMaster {
     } finally {
       await this.stopCoordinator();
     }
-  }
-
-  /** The latest completed checkpoint's metadata, read strictly; undefined when there is none. */
-  private async latestCheckpoint(): Promise<CheckpointMetadata | undefined> {
-    const checkpoints = this.options.checkpoints;
-    if (!checkpoints) return undefined;
-    if (checkpoints.blobs)
-      return CheckpointCoordinator.latestForRestore(checkpoints.store, checkpoints.blobs);
-    const latest = await checkpoints.store.latest();
-    if (latest) {
-      throw new ConfigError(
-        `checkpoint ${latest.checkpointId} exists, but this JobManager has no file storage to read it from; start it with --storage-dir`,
-      );
-    }
-    return undefined;
   }
 
   /** Periodic checkpoints of this attempt, when the job config enables them. */
@@ -319,7 +340,7 @@ export class JobMaster {
     this.setState(jobStateOf(recorded));
     await this.retrying("clean up the job's HA data", async () => {
       await removeCheckpoints(this.options.checkpoints, session);
-      await graphs.remove(this.jobId, session);
+      await removeGraph(graphs, this.options.checkpoints?.blobs, this.jobId, session);
       await results.markClean(this.jobId, session);
     });
   }
@@ -364,30 +385,4 @@ export class JobMaster {
     this.options.logger.info("job state", { job: this.jobId, state, epoch: this.options.session.epoch });
     this.options.events({ event: "job-state", job: this.jobId, state, epoch: this.options.session.epoch });
   }
-}
-
-/** A terminal job's checkpoints: pointers and their files (CompletedCheckpointStore.removeAll), then the counter. */
-export async function removeCheckpoints(
-  checkpoints: JobCheckpoints | undefined,
-  session: LeaderSession,
-): Promise<void> {
-  if (!checkpoints) return;
-  const { store, blobs, counter } = checkpoints;
-  const states: BlobRef[] = [];
-  for (const c of await store.all()) {
-    if (!blobs || !c.metadata) continue;
-    try {
-      const metadata = await readMetadata(blobs, c.metadata, {
-        jobId: store.jobId,
-        checkpointId: c.checkpointId,
-      });
-      states.push(...stateRefs(metadata.states));
-    } catch {
-      // Unreadable metadata: its state files stay as orphans; the pointer goes all the same.
-    }
-  }
-  await store.removeAll(session);
-  // Pointers first, files second (DESIGN.md §3); a file that is gone already is fine.
-  for (const ref of states) await blobs?.delete(ref);
-  await counter.remove(session);
 }

@@ -1,6 +1,8 @@
 // One JobManager without its RPC server: the HA backend, leader retrieval, the election, the dispatcher and
 // the resource-manager endpoint. JobManager serves these over gRPC; unit tests call them in-process.
 
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { LifecycleError } from "../common/errors.ts";
 import type { EventSink } from "../common/events.ts";
 import type { Logger } from "../common/logger.ts";
@@ -23,6 +25,8 @@ export interface JobManagerCoreOptions {
   readonly name: string;
   readonly ha: HaConfig;
   readonly storageDir: string | undefined;
+  /** Default savepoint directory (absolute path); default: "savepoints" in the storage directory. */
+  readonly savepointDir?: string | undefined;
   readonly heartbeatIntervalMs: number;
   readonly heartbeatTimeoutMs: number;
   readonly logger: Logger;
@@ -55,6 +59,11 @@ export class JobManagerCore {
       registry: new TaskManagerRegistryStore(store),
       store,
       blobs,
+      savepointDir:
+        options.savepointDir ??
+        (options.storageDir === undefined
+          ? undefined
+          : join(fileURLToPath(options.storageDir), "savepoints")),
       heartbeatIntervalMs: options.heartbeatIntervalMs,
       heartbeatTimeoutMs: options.heartbeatTimeoutMs,
       safetyMarginMs: options.ha.safetyMarginMs,

@@ -17,6 +17,8 @@ export interface JobManagerOptions {
   readonly ha: HaConfig;
   /** file:///… for JobGraph blobs; undefined = none. */
   readonly storageDir: string | undefined;
+  /** Default savepoint directory (absolute path); default: "savepoints" in the storage directory. */
+  readonly savepointDir?: string | undefined;
   /** Bind address, e.g. "127.0.0.1". */
   readonly rpcHost: string;
   /** Host published to other processes; default rpcHost, or this machine's hostname for a wildcard bind. */
@@ -47,6 +49,7 @@ export class JobManager {
       name: options.name,
       ha: options.ha,
       storageDir: options.storageDir,
+      savepointDir: options.savepointDir,
       heartbeatIntervalMs: options.heartbeatIntervalMs,
       heartbeatTimeoutMs: options.heartbeatTimeoutMs,
       logger: options.logger,

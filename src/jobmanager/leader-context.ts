@@ -23,7 +23,8 @@ import { parseJobConfig } from "../runtime/job-config.ts";
 import { planTasks } from "../runtime/job-graph.ts";
 import type { FileBlobStore } from "../storage/blob-store.ts";
 import type { JobCheckpoints } from "./job-checkpoints.ts";
-import { JobMaster, removeCheckpoints } from "./job-master.ts";
+import { removeCheckpoints, removeGraph } from "./job-checkpoints.ts";
+import { JobMaster } from "./job-master.ts";
 import { Notifier } from "./notifier.ts";
 import { RegistryWriter } from "./registry-writer.ts";
 import { type CheckpointMessage, ResourceManager, type TaskExecutorClient } from "./resource-manager.ts";
@@ -181,7 +182,7 @@ export class LeaderContext {
     if (running) return running;
     const cleanup = this.retrying(`clean up job ${jobId}`, async () => {
       await removeCheckpoints(this.checkpointsOf(jobId, DEFAULT_CHECKPOINT_CONFIG), this.session);
-      await this.options.graphs.remove(jobId, this.session);
+      await removeGraph(this.options.graphs, this.options.blobs, jobId, this.session);
       await this.options.results.markClean(jobId, this.session);
     }).finally(() => this.cleaning.delete(jobId));
     this.cleaning.set(jobId, cleanup);

@@ -14,6 +14,7 @@ import { JobGraphStore } from "../ha/stores/job-graph-store.ts";
 import { waitUntil } from "../ha/testing.ts";
 import { edge, jobGraph, vertex } from "../runtime/testing.ts";
 import { FileBlobStore } from "../storage/blob-store.ts";
+import { readSavepointMetadata, writeSavepointDirectory } from "../checkpoint/savepoint-directory.ts";
 import { TestCluster, type TestJobManager, waitUntilAsync } from "./testing.ts";
 
 let cluster: TestCluster | undefined;
@@ -177,6 +178,95 @@ describe("JobManager: streaming jobs", () => {
     expect(job.jobs.find((j) => j.jobId === "r1")?.error).toMatch(
       /^cannot restore from the latest completed checkpoint: .*r1/,
     );
+  });
+});
+
+describe("JobManager: savepoints", () => {
+  const config = { restartStrategy: { type: "none" }, checkpointing: { intervalMs: 20 } };
+  const fromSavepoint = (graph: JobGraph, path: string, allowNonRestoredState = false): JobGraph => ({
+    ...graph,
+    savepointRestore: { path, allowNonRestoredState },
+  });
+
+  it("takes a savepoint, stops with one, and a new job starts from it with later checkpoint ids", async () => {
+    const jm = await start(3);
+    await jm.core.dispatcher.submitJob({ graph: exchangeGraph("s1", config) });
+    await waitUntil(() => jm.events.of("checkpoint-completed").length >= 1, 3_000);
+
+    const taken = await jm.core.dispatcher.triggerSavepoint({ jobId: "s1", targetDirectory: "" });
+    expect(taken.path.startsWith(join(dir!, "savepoints", "savepoint-s1-"))).toBe(true);
+    expect(taken.state).toBe("JOB_STATE_RUNNING");
+    const { metadata } = await readSavepointMetadata(taken.path);
+    expect(new Set(metadata.states.map((s) => s.operatorUid))).toEqual(new Set(["src", "map", "out"]));
+
+    const mine = join(dir!, "mine");
+    const stopped = await jm.core.dispatcher.stopJob({ jobId: "s1", targetDirectory: mine });
+    expect(stopped.path.startsWith(join(mine, "savepoint-s1-"))).toBe(true);
+    const store = new CompletedCheckpointStore(jm.core.haBackend.store, undefined, "s1", 1);
+    expect((await store.latest())?.checkpointId).toBe(stopped.checkpointId); // the job's latest checkpoint
+    const stopTriggers = jm.events.of("checkpoint-triggered").filter((e) => e.job === "s1");
+    expect(stopTriggers.at(-1)?.checkpoint).toBe(stopped.checkpointId); // nothing after it
+    // The stopped sources end once notified; the fake TaskManagers end every task as the runtime would.
+    for (const tm of cluster!.taskManagers.values()) for (const id of tm.running()) tm.finish(id);
+    await waitUntil(() => states(jm, "s1").includes("FINISHED"), 3_000);
+    await expect(jm.core.dispatcher.stopJob({ jobId: "s1", targetDirectory: mine })).rejects.toThrow(
+      "job s1 is FINISHED; only a running job takes a savepoint",
+    );
+
+    await jm.core.dispatcher.submitJob({ graph: fromSavepoint(exchangeGraph("s2", config), stopped.path) });
+    await waitUntil(() => deployed().some((t) => t.jobId === "s2"), 3_000);
+    for (const t of deployed().filter((t) => t.jobId === "s2")) {
+      expect(t.restoredCheckpointId).toBe(stopped.checkpointId);
+    }
+    await waitUntil(() => jm.events.of("checkpoint-completed").some((e) => e.job === "s2"), 3_000);
+    const first = jm.events.of("checkpoint-triggered").find((e) => e.job === "s2")!;
+    expect(BigInt(first.checkpoint as bigint)).toBeGreaterThan(stopped.checkpointId);
+    // Resubmitting the same submission is idempotent (the leader's import does not make it "different").
+    const again = await jm.core.dispatcher.submitJob({
+      graph: fromSavepoint(exchangeGraph("s2", config), stopped.path),
+    });
+    expect(again.alreadySubmitted).toBe(true);
+  });
+
+  it("refuses a savepoint it cannot use, naming why, and stores nothing", async () => {
+    const jm = await start(3);
+    const blobs = new FileBlobStore(pathToFileURL(dir!).href);
+    const graphs = new JobGraphStore(jm.core.haBackend.store, blobs);
+    const missing = join(dir!, "no-such-savepoint");
+    await expect(
+      jm.core.dispatcher.submitJob({ graph: fromSavepoint(exchangeGraph("b1", config), missing) }),
+    ).rejects.toThrow(`savepoint ${JSON.stringify(missing)}: does not exist`);
+
+    // A savepoint with state of an operator the new job does not have.
+    const state = await blobs.put("state", new TextEncoder().encode("counts"));
+    const path = await writeSavepointDirectory(
+      blobs,
+      {
+        version: 1,
+        jobId: "old",
+        checkpointId: 9n,
+        triggeredAtMs: 0n,
+        savepoint: true,
+        states: [{ operatorUid: "gone", subtask: 0, parallelism: 1, state }],
+      },
+      join(dir!, "savepoints"),
+    );
+    const before = await blobs.list();
+    await expect(
+      jm.core.dispatcher.submitJob({ graph: fromSavepoint(exchangeGraph("b2", config), path) }),
+    ).rejects.toThrow(
+      /holds state of operator\(s\) "gone", which the job does not have .* --allow-non-restored-state/,
+    );
+    expect(await blobs.list()).toEqual(before);
+    expect(await graphs.jobIds()).toEqual([]);
+    await jm.core.dispatcher.submitJob({ graph: fromSavepoint(exchangeGraph("b3", config), path, true) });
+    await waitUntil(() => deployed().some((t) => t.jobId === "b3" && t.restoredCheckpointId === 9n), 3_000);
+    await expect(jm.core.dispatcher.triggerSavepoint({ jobId: "nope", targetDirectory: "" })).rejects.toThrow(
+      "job nope: not found",
+    );
+    await expect(
+      jm.core.dispatcher.triggerSavepoint({ jobId: "b3", targetDirectory: "relative" }),
+    ).rejects.toThrow('directory "relative" is not an absolute path');
   });
 });
 

@@ -212,7 +212,7 @@ describe("RpcServer and createClient over loopback", () => {
       MethodTable<ResourceManagerService>,
       MethodTable<TaskExecutorService>,
     ] = [DispatcherMethods, ResourceManagerMethods, TaskExecutorMethods];
-    expect(tables.map((t) => Object.keys(t).length)).toEqual([6, 5, 5]);
+    expect(tables.map((t) => Object.keys(t).length)).toEqual([8, 5, 5]);
     class Executor implements TaskExecutorService {
       cancelled = 0;
       triggerCheckpoint = noCheckpoints.triggerCheckpoint;

@@ -55,12 +55,8 @@ export class FileBlobStore {
       if ((e as NodeJS.ErrnoException).code === "ENOENT") throw new NotFoundError(ref.uri);
       throw e;
     }
-    if (BigInt(bytes.byteLength) !== ref.size) {
-      throw new CorruptRecordError(ref.uri, `blob has ${bytes.byteLength} bytes, pointer says ${ref.size}`);
-    }
-    if (createHash("sha256").update(bytes).digest("hex") !== ref.sha256) {
-      throw new CorruptRecordError(ref.uri, "blob checksum does not match its pointer");
-    }
+    const wrong = checkBytes(bytes, ref);
+    if (wrong !== undefined) throw new CorruptRecordError(ref.uri, wrong);
     return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
@@ -88,4 +84,14 @@ export class FileBlobStore {
     }
     return path;
   }
+}
+
+/** What is wrong with `bytes` as the content `ref` points at (size, then checksum); undefined when they match. */
+export function checkBytes(bytes: Uint8Array, ref: BlobRef): string | undefined {
+  if (BigInt(bytes.byteLength) !== ref.size)
+    return `has ${bytes.byteLength} bytes, its pointer says ${ref.size}`;
+  if (createHash("sha256").update(bytes).digest("hex") !== ref.sha256) {
+    return "does not match its pointer's checksum";
+  }
+  return undefined;
 }

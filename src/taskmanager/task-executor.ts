@@ -5,6 +5,7 @@
 // task's handle. Every wait for cancelled tasks has a
 // deadline (cancellation-watchdog.ts); a task still running at it is a fatal error.
 
+import type { SnapshotKind } from "../runtime/streaming/task.ts";
 import { monotonicNow } from "../common/clock.ts";
 import {
   CancelledError,
@@ -51,7 +52,7 @@ export interface TaskHandle {
   /** Resolves when it finished; rejects with the failure, or signal.reason when cancelled. */
   readonly done: Promise<void>;
   /** Never throws. */
-  triggerCheckpoint(checkpointId: bigint, timestampMs: number, savepoint: boolean): void;
+  triggerCheckpoint(checkpointId: bigint, timestampMs: number, kind: SnapshotKind): void;
   notifyCheckpointComplete(checkpointId: bigint): void;
   abortCheckpoint(checkpointId: bigint): void;
 }
@@ -220,7 +221,8 @@ export class TaskExecutor implements TaskExecutorService {
         `task ${request.executionId} of epoch ${request.epoch} on taskmanager ${this.options.id}`,
       );
     }
-    task.handle?.triggerCheckpoint(request.checkpointId, Number(request.timestampMs), request.savepoint);
+    const kind = request.stopSources ? "stop-savepoint" : request.savepoint ? "savepoint" : "checkpoint";
+    task.handle?.triggerCheckpoint(request.checkpointId, Number(request.timestampMs), kind);
     return {};
   }
 

@@ -13,7 +13,7 @@ import { vertex } from "../testing.ts";
 import type { StreamElement } from "./elements.ts";
 import { BaseOperator, type StreamOperatorDefinition } from "./operators.ts";
 import { BUILT_IN_STREAM_OPERATORS, StreamOperatorRegistry } from "./registry.ts";
-import { runStreamTask } from "./task.ts";
+import { runStreamTask, type SnapshotKind } from "./task.ts";
 import { createMemoryChannel } from "./testing.ts";
 import { type CompletedCheckpoint, LocalJob, linearJobTasks, type Stage } from "./testing-job.ts";
 
@@ -208,8 +208,12 @@ function emitted(job: LocalJob): number {
   return job.tasks.filter((t) => t.descriptor.chain[0]!.id === "numbers").reduce((n, t) => n + t.records, 0);
 }
 
-async function checkpoint(job: LocalJob, id: bigint): Promise<CompletedCheckpoint> {
-  job.trigger(id);
+async function checkpoint(
+  job: LocalJob,
+  id: bigint,
+  kind: SnapshotKind = "checkpoint",
+): Promise<CompletedCheckpoint> {
+  job.trigger(id, kind);
   let done: CompletedCheckpoint | undefined;
   await waitUntil(
     () => {
@@ -304,6 +308,44 @@ describe("runStreamTask: exactly-once keyed count", () => {
       }),
     });
     await runToEnd(second, 4n);
+    const result = await committedLines(out);
+    expect(result.hidden).toEqual([]);
+    expectExactlyOnce(result.lines);
+  });
+});
+
+describe("runStreamTask: stop-with-savepoint", () => {
+  it("sources emit nothing after its barrier, resume when it aborts, end once it completed; a restore from it is exactly-once", async () => {
+    const base = await tempDir();
+    const out = join(base, "out");
+    const blobs = new FileBlobStore(pathToFileURL(join(base, "storage")).href);
+    const common = { blobs, functions: keyedCountFunctions, checkpointing: true, capacity: 4 };
+    const first = new LocalJob({ ...common, tasks: linearJobTasks(keyedCountStages(out, 2, 2, 4000)) });
+    await waitUntil(() => emitted(first) >= 400, 5_000, "400 records emitted");
+
+    await checkpoint(first, 1n, "stop-savepoint");
+    const stoppedAt = emitted(first); // progress reports lag: at most this many
+    await sleep(100);
+    first.abort(1n); // the savepoint failed: the job goes on
+    await waitUntil(() => emitted(first) >= stoppedAt + 400, 5_000, "400 more records after the abort");
+
+    const savepoint = await checkpoint(first, 2n, "stop-savepoint");
+    await sleep(100);
+    expect(first.allDone).toBe(false); // the stopped sources wait for the savepoint to complete
+    first.notifyComplete(2n, 15);
+    await first.done();
+    // Everything emitted was committed (the sinks committed on the savepoint, and nothing came after its
+    // barrier: that would sit uncommitted in hidden files).
+    const atStop = await committedLines(out);
+    expect(atStop.hidden).toEqual([]);
+    expect(atStop.lines).toHaveLength(emitted(first));
+    expect(emitted(first)).toBeLessThan(COUNT);
+
+    const resumed = new LocalJob({
+      ...common,
+      tasks: linearJobTasks(keyedCountStages(out, 2, 2, 20_000), { jobId: "job-2", restore: savepoint }),
+    });
+    await runToEnd(resumed, 3n);
     const result = await committedLines(out);
     expect(result.hidden).toEqual([]);
     expectExactlyOnce(result.lines);

@@ -14,6 +14,11 @@
 // source tasks; a task whose inputs all ended also snapshots on a trigger, and one whose inputs are open keeps
 // the latest trigger for the case they end without its barrier. Cancellation (the signal) stops the loop
 // within one batch; run settles only after no operator code runs any more.
+//
+// Stop-with-savepoint (Flink's synchronous savepoint, without drain): a source task triggered with
+// "stop-savepoint" emits that barrier and then nothing more; once the savepoint is notified complete (its
+// sinks committed) it sends "end" without finishing its operators, so the job ends with nothing after the
+// savepoint; an abort of the savepoint resumes the source.
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { monotonicNow } from "../../common/clock.ts";
 import type {
@@ -57,11 +62,14 @@ export interface StreamTaskContext {
   readonly maxParallelism?: number;
 }
 
+/** What a trigger asks for: a checkpoint, a savepoint, or a savepoint after which the sources stop. */
+export type SnapshotKind = "checkpoint" | "savepoint" | "stop-savepoint";
+
 export interface StreamTask {
   /** Resolves when the task finished (FINISHED); rejects with the failure, or signal.reason when cancelled. */
   readonly done: Promise<void>;
   /** Source tasks inject barrier n (also after their end of input); tasks whose inputs ended snapshot; others remember it. Idempotent. */
-  triggerCheckpoint(checkpointId: bigint, timestampMs: number, savepoint: boolean): void;
+  triggerCheckpoint(checkpointId: bigint, timestampMs: number, kind: SnapshotKind): void;
   /** Checkpoint n is complete: operators commit. Idempotent. */
   notifyCheckpointComplete(checkpointId: bigint): void;
   /** Checkpoint n will not complete: stop aligning it. Idempotent. */
@@ -77,8 +85,13 @@ export function runStreamTask(context: StreamTaskContext): StreamTask {
   const runner = new StreamTaskRunner(context);
   return {
     done: runner.run(),
-    triggerCheckpoint: (id, timestampMs, savepoint) =>
-      runner.post(() => runner.trigger({ kind: "barrier", checkpointId: id, timestampMs, savepoint })),
+    triggerCheckpoint: (id, timestampMs, kind) =>
+      runner.post(() =>
+        runner.trigger(
+          { kind: "barrier", checkpointId: id, timestampMs, savepoint: kind !== "checkpoint" },
+          kind === "stop-savepoint",
+        ),
+      ),
     notifyCheckpointComplete: (id) => runner.post(() => runner.complete(id)),
     abortCheckpoint: (id) => runner.post(() => runner.abort(id)),
   };
@@ -102,6 +115,8 @@ class StreamTaskRunner {
   private finalSnapshotId: bigint | undefined;
   /** The highest checkpoint notified complete. */
   private completedUpTo = 0n;
+  /** A source stopping with this savepoint: emits nothing, ends once it completed, resumes if it aborts. */
+  private stopAfter: bigint | undefined;
   private readonly writes = new Set<Promise<void>>();
   private records = 0;
   private reportedAt = monotonicNow();
@@ -154,9 +169,12 @@ class StreamTaskRunner {
         this.reader = new InputReader(channels, this.waker, signal, task.restoredCheckpointId);
       }
       await chain.open();
-      if (chain.source) await this.runSource(chain);
-      else await this.runInputs(chain, this.reader!);
-      await this.endOfInput(chain);
+      if (chain.source && (await this.runSource(chain)) === "stopped") {
+        for (const writer of this.writers) await writer.broadcast({ kind: "end" }, signal);
+      } else {
+        if (!chain.source) await this.runInputs(chain, this.reader!);
+        await this.endOfInput(chain);
+      }
     } catch (e: unknown) {
       failure = { error: e };
     }
@@ -182,11 +200,13 @@ class StreamTaskRunner {
     this.context.onRecords?.(this.records);
   }
 
-  async trigger(barrier: Barrier): Promise<void> {
+  async trigger(barrier: Barrier, stopSource = false): Promise<void> {
     const id = barrier.checkpointId;
     if (id <= this.handledUpTo) return;
     if (this.chain?.source || this.finished || this.reader?.allEnded) {
       await this.checkpoint(barrier);
+      // A finished source already waits for its final checkpoint before it ends: that is this one.
+      if (stopSource && this.chain?.source && !this.finished) this.stopAfter = id;
     } else if (this.pendingTrigger === undefined || id > this.pendingTrigger.checkpointId) {
       this.pendingTrigger = barrier;
     }
@@ -199,6 +219,7 @@ class StreamTaskRunner {
 
   async abort(checkpointId: bigint): Promise<void> {
     if (checkpointId > this.handledUpTo) this.handledUpTo = checkpointId;
+    if (this.stopAfter !== undefined && this.stopAfter <= checkpointId) this.stopAfter = undefined;
     this.reader?.abortCheckpoint(checkpointId);
     if (this.pendingTrigger !== undefined && this.pendingTrigger.checkpointId <= checkpointId) {
       this.pendingTrigger = undefined;
@@ -206,14 +227,20 @@ class StreamTaskRunner {
     await this.chain?.abort(checkpointId);
   }
 
-  private async runSource(chain: OperatorChain): Promise<void> {
+  /** "stopped": a stop-with-savepoint completed; "ended": the source is exhausted. */
+  private async runSource(chain: OperatorChain): Promise<"stopped" | "ended"> {
     const { signal } = this.context;
     const source = chain.source!;
     for (;;) {
       await this.runMailbox();
+      if (this.stopAfter !== undefined) {
+        await this.waitUntil(() => this.stopAfter === undefined || this.completedUpTo >= this.stopAfter);
+        if (this.stopAfter !== undefined) return "stopped";
+        continue;
+      }
       const batch = await source.next();
       signal.throwIfAborted();
-      if (batch === undefined) return;
+      if (batch === undefined) return "ended";
       this.records += batch.length;
       await this.emit(await chain.process(batch));
       await this.pace();

@@ -11,7 +11,7 @@ import type {
 import type { FileBlobStore } from "../../storage/blob-store.ts";
 import type { FunctionLookup } from "./operators.ts";
 import type { StreamOperatorRegistry } from "./registry.ts";
-import { runStreamTask, type StreamTask } from "./task.ts";
+import { runStreamTask, type SnapshotKind, type StreamTask } from "./task.ts";
 import { LocalNetwork } from "./testing.ts";
 
 /** One chain of a linear test job and the partitioning of the edge into it. */
@@ -175,12 +175,17 @@ export class LocalJob {
   }
 
   /** Triggers checkpoint `id` on every running source task (as the checkpoint coordinator does). */
-  trigger(id: bigint, savepoint = false): void {
+  trigger(id: bigint, kind: SnapshotKind = "checkpoint"): void {
     for (const t of this.tasks) {
       if (t.outcome === undefined && t.descriptor.inputs.length === 0) {
-        t.task.triggerCheckpoint(id, Date.now(), savepoint);
+        t.task.triggerCheckpoint(id, Date.now(), kind);
       }
     }
+  }
+
+  /** Tells every running task that checkpoint `id` was aborted. */
+  abort(id: bigint): void {
+    for (const t of this.tasks) if (t.outcome === undefined) t.task.abortCheckpoint(id);
   }
 
   /** The checkpoint once every task acked it (finished tasks with their last states); undefined until then. */

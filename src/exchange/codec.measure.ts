@@ -8,6 +8,7 @@ import v8 from "node:v8";
 import { codecs } from "../generated/records.ts";
 import type { StreamElement } from "../runtime/streaming/elements.ts";
 import { decodeBuffer, encodeBuffer } from "./codec.ts";
+import { workloads } from "./measure-workloads.ts";
 import { decodeProducerMessage, encodeProducerMessage } from "./wire.ts";
 
 interface Candidate {
@@ -284,28 +285,6 @@ const chosen: Candidate = {
 
 const RECORDS_PER_BUFFER = 512;
 const RUN_MS = 500;
-
-function workloads(n: number): Record<string, StreamElement[]> {
-  const barrier: StreamElement = { kind: "barrier", checkpointId: 7n, timestampMs: 1, savepoint: false };
-  const of = (f: (i: number) => unknown): StreamElement[] => [
-    { kind: "records", records: Array.from({ length: n }, (_, i) => f(i)) },
-    barrier,
-  ];
-  return {
-    "objects {key,value,ts}": of((i) => ({
-      key: `user-${i % 100}`,
-      value: i * 3,
-      ts: 1_700_000_000_000 + i,
-    })),
-    integers: of((i) => i * 7),
-    "strings (40 chars)": of((i) => `line ${i} lorem ipsum dolor sit amet consec`.slice(0, 40)),
-    "nested, bigint field": of((i) => ({
-      id: BigInt(i) * 1_000_000_000_000n,
-      tags: ["a", "b", String(i)],
-      m: { x: i / 3, y: null, ok: true },
-    })),
-  };
-}
 
 function measure(c: Candidate, buffer: StreamElement[]): string {
   let bytes: Uint8Array;

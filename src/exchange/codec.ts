@@ -42,10 +42,7 @@ export function encodeBuffer(elements: readonly StreamElement[]): Buffer {
         try {
           s.writeValue(e.records);
         } catch (error: unknown) {
-          throw new InvalidArgumentError(
-            `data exchange: a record cannot be sent to another subtask (${describe(error)}); records must be ` +
-              "structured-clone values (numbers, strings, bigint, plain objects, arrays, Map, Set, Date, …)",
-          );
+          throw unsendableRecord(error);
         }
         break;
       case "barrier":
@@ -100,6 +97,14 @@ export function decodeBuffer(bytes: Uint8Array): StreamElement[] {
       error,
     );
   }
+}
+
+/** Why a record cannot go to another subtask, local or remote: it is not a structured-clone value. */
+export function unsendableRecord(error: unknown): InvalidArgumentError {
+  return new InvalidArgumentError(
+    `data exchange: a record cannot be sent to another subtask (${describe(error)}); records must be ` +
+      "structured-clone values (numbers, strings, bigint, plain objects, arrays, Map, Set, Date, …)",
+  );
 }
 
 function describe(error: unknown): string {

@@ -1,10 +1,12 @@
 // A TaskManager's DataExchange service: the registry of the result partitions its producer subtasks write,
-// served to consumer subtasks over ReadPartition streams. A consumer may ask before its producer registered
-// (deployments race); the request then waits up to `partitionWaitMs` before it fails with NOT_FOUND.
+// served to consumer subtasks on other TaskManagers over ReadPartition streams, and to those on this one over
+// local channels (no gRPC, no codec). A consumer may ask before its producer registered (deployments race);
+// either way it then waits up to `partitionWaitMs` before it fails with NOT_FOUND.
 import type { UntypedServiceImplementation } from "@grpc/grpc-js";
 import { LifecycleError, UnavailableError, VigilError } from "../common/errors.ts";
 import type { Logger } from "../common/logger.ts";
 import { validateBufferOptions } from "./buffered-output.ts";
+import { LocalPartitionChannel, type LocalPartitionRequest } from "./local-partition-channel.ts";
 import { PartitionStream, type ReadPartitionCall } from "./partition-stream.ts";
 import { describePartition, type PartitionId, partitionKey, ResultPartition } from "./result-partition.ts";
 import { Wakeup } from "./wakeup.ts";
@@ -31,6 +33,9 @@ export class ExchangeService {
   private readonly released = new Map<string, string>();
   private readonly registered = new Wakeup();
   private readonly streams = new Set<PartitionStream>();
+  private readonly locals = new Set<LocalPartitionChannel>();
+  private streamsServed = 0;
+  private localChannelsOpened = 0;
   private readonly logger: Logger;
   private readonly waitMs: number;
   private closed = false;
@@ -114,6 +119,29 @@ export class ExchangeService {
     this.registered.notify();
   }
 
+  /**
+   * The consumer's end of a channel to a producer in this process: reads the producer's subpartition
+   * directly, with a ReadPartition stream's outcomes (see local-partition-channel.ts). Never throws: failures,
+   * also "closed", surface in next().
+   */
+  openLocalChannel(request: LocalPartitionRequest): LocalPartitionChannel {
+    const channel = new LocalPartitionChannel(
+      request,
+      (id, signal) => this.lookup(id, signal),
+      (c) => this.locals.delete(c),
+    );
+    this.locals.add(channel);
+    this.localChannelsOpened++;
+    channel.open();
+    return channel;
+  }
+
+  /** Whether the partition is registered here, or was until it was released (its producer ran here). */
+  holds(producerExecutionId: string, downstreamVertex: string): boolean {
+    const key = partitionKey({ producerExecutionId, downstreamVertex });
+    return this.partitions.has(key) || this.released.has(key);
+  }
+
   /** The registered partition, if any (finished ones are gone). */
   partition(producerExecutionId: string, downstreamVertex: string): ResultPartition | undefined {
     return this.partitions.get(partitionKey({ producerExecutionId, downstreamVertex }));
@@ -124,7 +152,17 @@ export class ExchangeService {
     return this.streams.size;
   }
 
-  /** Requests waiting for their partition to be registered, for tests and metrics. */
+  /** Open local channels (not yet closed nor read to "end"), for tests and metrics. */
+  get activeLocalChannels(): number {
+    return this.locals.size;
+  }
+
+  /** ReadPartition streams and local channels opened since the start, for tests and metrics. */
+  get opened(): { readonly streams: number; readonly localChannels: number } {
+    return { streams: this.streamsServed, localChannels: this.localChannelsOpened };
+  }
+
+  /** Requests and local channels waiting for their partition to be registered, for tests and metrics. */
   get waitingRequests(): number {
     return this.registered.waiting;
   }
@@ -147,6 +185,7 @@ export class ExchangeService {
       (s) => this.streams.delete(s),
     );
     this.streams.add(stream);
+    this.streamsServed++;
     stream.start();
     if (this.closed) stream.close("the producer's TaskManager is shutting down");
   }

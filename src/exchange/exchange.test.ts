@@ -1,16 +1,14 @@
 // Remote channels over loopback gRPC: a real DataExchange server on port 0, real consumer streams.
 import { Server, ServerCredentials } from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
-import { InvalidArgumentError, UnavailableError, type VigilError } from "../common/errors.ts";
+import { InvalidArgumentError, UnavailableError } from "../common/errors.ts";
 import { silentLogger } from "../common/logger.ts";
 import { waitUntil } from "../ha/testing.ts";
-import { RpcServer } from "../rpc/server.ts";
-import type { InputChannel, OutputChannel, StreamElement } from "../runtime/streaming/elements.ts";
 import { ExchangeService, type ExchangeServiceOptions } from "./exchange-service.ts";
 import { connectRemoteChannel, ExchangeClients, type RemoteChannelOptions } from "./remote-channel.ts";
+import { failureOf, never, produce, readAll, records, startExchange } from "./testing.ts";
 import { dataExchangeService } from "./wire.ts";
 
-const never = new AbortController().signal;
 const cleanups: (() => Promise<void> | void)[] = [];
 
 afterEach(async () => {
@@ -18,24 +16,8 @@ afterEach(async () => {
 });
 
 async function startProducer(options: Partial<ExchangeServiceOptions> = {}) {
-  const service = new ExchangeService({
-    logger: silentLogger,
-    subpartitionBuffers: 4,
-    bufferRecords: 16,
-    flushMs: 2,
-    partitionWaitMs: 2_000,
-    ...options,
-  });
-  // Served as a TaskManager serves it: on an RpcServer, closed (ending its streams) before the server stops.
-  const rpc = new RpcServer({ host: "127.0.0.1", port: 0, logger: silentLogger });
-  rpc.addGrpcService(dataExchangeService, service.implementation);
-  const address = await rpc.start();
-  const server = {
-    shutdown: async (graceMs: number): Promise<void> => {
-      service.close();
-      await rpc.shutdown(graceMs);
-    },
-  };
+  const { service, address, shutdown } = await startExchange(options);
+  const server = { shutdown };
   cleanups.push(() => server.shutdown(100));
   return { service, server, address };
 }
@@ -52,45 +34,6 @@ function consumer(address: string, overrides: Partial<RemoteChannelOptions> = {}
   });
   cleanups.push(() => channel.close());
   return channel;
-}
-
-function records(from: number, count: number): StreamElement {
-  return { kind: "records", records: Array.from({ length: count }, (_, i) => from + i) };
-}
-
-/** Sends `count` records in batches of `batch`, with barrier n after the records of batch 10·n. */
-async function produce(output: OutputChannel, count: number, batch: number): Promise<void> {
-  let batches = 0;
-  for (let i = 0; i < count; i += batch) {
-    await output.send(records(i, Math.min(batch, count - i)), never);
-    if (++batches % 10 === 0) {
-      const checkpointId = BigInt(batches / 10);
-      await output.send({ kind: "barrier", checkpointId, timestampMs: i, savepoint: false }, never);
-    }
-  }
-  await output.send({ kind: "end" }, never);
-  await output.close();
-}
-
-/** Reads to "end": the records, and for each barrier how many records came before it. */
-async function readAll(input: InputChannel): Promise<{ records: unknown[]; barriers: [bigint, number][] }> {
-  const out: unknown[] = [];
-  const barriers: [bigint, number][] = [];
-  for (;;) {
-    const e = await input.next(never);
-    if (e.kind === "records") out.push(...e.records);
-    else if (e.kind === "barrier") barriers.push([e.checkpointId, out.length]);
-    else return { records: out, barriers };
-  }
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<VigilError> {
-  const result = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (result === undefined) throw new Error("expected a rejection");
-  return result as VigilError;
 }
 
 describe("remote channel", () => {

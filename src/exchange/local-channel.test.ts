@@ -152,6 +152,13 @@ describe("local channel", () => {
     other.input.close();
   });
 
+  it("rejects a next() that waits when the channel is closed, as the remote channel does", async () => {
+    const { input } = createLocalChannel({ creditBuffers: 1, bufferRecords: 1, flushMs: 0 });
+    const waiting = input.next(never);
+    input.close();
+    await expect(waiting).rejects.toBeInstanceOf(LifecycleError);
+  });
+
   it("fails the producer with UnavailableError when the consumer goes away", async () => {
     const { output, input } = createLocalChannel({
       creditBuffers: 1,

@@ -16,12 +16,9 @@ import type { ConsumerMessage, PartitionRequest, ProducerMessage } from "../gene
 import { toStatus } from "../rpc/errors.ts";
 import type { BufferedOutput } from "./buffered-output.ts";
 import { encodeBuffer } from "./codec.ts";
-import { describePartition, type PartitionId, type ResultPartition } from "./result-partition.ts";
+import type { PartitionId, PartitionLookup, ResultPartition } from "./result-partition.ts";
 
 export type ReadPartitionCall = ServerDuplexStream<ConsumerMessage, ProducerMessage>;
-
-/** How a stream finds its partition: resolves it, or rejects (NOT_FOUND after the wait, aborted, …). */
-export type PartitionLookup = (id: PartitionId, signal: AbortSignal) => Promise<ResultPartition>;
 
 type State = "awaiting-request" | "opening" | "serving" | "done";
 
@@ -86,12 +83,7 @@ export class PartitionStream {
     try {
       partition = await this.lookup(id, this.opening.signal);
       if (this.state === "done") return;
-      if (partition.epoch !== request.epoch)
-        throw new VigilError(
-          "STALE_EPOCH",
-          `${describePartition(id)}: the producer was deployed by leader epoch ${partition.epoch}, the consumer by epoch ${request.epoch}; the older deployment is being replaced`,
-        );
-      this.output = partition.attach(request.subpartition);
+      this.output = partition.attach(request.subpartition, request.epoch);
     } catch (e: unknown) {
       if (this.state !== "done") this.failStream(e);
       return;

@@ -43,6 +43,11 @@ export class ExchangeClients {
     return client;
   }
 
+  /** Connections open (one per producer TaskManager asked), for tests and metrics. */
+  get size(): number {
+    return this.clients.size;
+  }
+
   /** Closes every connection (channels on them fail). Idempotent. */
   close(): void {
     this.closed = true;
@@ -143,9 +148,10 @@ export class RemoteInputChannel implements InputChannel {
 
   async next(signal: AbortSignal): Promise<StreamElement> {
     for (;;) {
+      // The signal first: a task's cancellation also closes its channels, and must read as the cancellation.
+      signal.throwIfAborted();
       if (this.closed) throw new LifecycleError(`${this.what}: next() after close()`);
       if (this.ended) throw new LifecycleError(`${this.what}: next() after "end"`);
-      signal.throwIfAborted();
       const element = this.take();
       if (element !== undefined) return element;
       if (this.failure !== undefined) throw this.failure;

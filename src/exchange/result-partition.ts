@@ -13,6 +13,9 @@ export interface PartitionId {
   readonly downstreamVertex: string;
 }
 
+/** How a consumer finds its partition: resolves it, or rejects (NOT_FOUND after the wait, aborted, …). */
+export type PartitionLookup = (id: PartitionId, signal: AbortSignal) => Promise<ResultPartition>;
+
 export function partitionKey(id: PartitionId): string {
   return `${id.producerExecutionId}/${id.downstreamVertex}`;
 }
@@ -54,11 +57,17 @@ export class ResultPartition {
   }
 
   /**
-   * Hands subpartition `index` to its consumer's stream. Throws InvalidArgumentError when out of range,
-   * ALREADY_EXISTS when a consumer already read it (a reconnect cannot resume: the data it took is gone),
-   * UnavailableError when the partition was released.
+   * Hands subpartition `index` to its consumer (a stream or a local channel), deployed by leader epoch
+   * `consumerEpoch`. Throws STALE_EPOCH when that is not the producer's epoch, InvalidArgumentError when
+   * `index` is out of range, ALREADY_EXISTS when a consumer already read it (a reconnect cannot resume: the
+   * data it took is gone), UnavailableError when the partition was released.
    */
-  attach(index: number): BufferedOutput {
+  attach(index: number, consumerEpoch: bigint): BufferedOutput {
+    if (consumerEpoch !== this.epoch)
+      throw new VigilError(
+        "STALE_EPOCH",
+        `${describePartition(this.id)}: the producer was deployed by leader epoch ${this.epoch}, the consumer by epoch ${consumerEpoch}; the older deployment is being replaced`,
+      );
     if (this.released !== undefined) throw this.released;
     const output = this.outputs[index];
     if (output === undefined || !Number.isInteger(index))

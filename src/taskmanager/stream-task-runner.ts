@@ -1,16 +1,17 @@
 // How a TaskManager runs a deployed task: the streaming runtime (runStreamTask) wired to this process. Its
 // outputs are result partitions registered at once with the TaskManager's DataExchange service (consumers may
-// ask before the producer's operators opened), its inputs are ReadPartition streams to the producers'
-// TaskManagers (also for producers on this one), its user functions come from the job's artifact, and its
-// checkpoint acks and declines go to the leader that deployed it. When the task fails or is cancelled its
-// partitions are released, so its consumers fail instead of waiting for data that never comes.
+// ask before the producer's operators opened), its inputs are local channels to producers on this TaskManager
+// and ReadPartition streams to the others (input-channels.ts), its user functions come from the job's
+// artifact, and its checkpoint acks and declines go to the leader that deployed it. When the task fails or is
+// cancelled its partitions are released, so its consumers fail instead of waiting for data that never comes.
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { ConfigError, describeCause } from "../common/errors.ts";
 import type { Logger } from "../common/logger.ts";
 import type { ExchangeService } from "../exchange/exchange-service.ts";
-import { connectRemoteChannel, type ExchangeClients } from "../exchange/remote-channel.ts";
+import { openInputChannel } from "../exchange/input-channels.ts";
+import type { ExchangeClients } from "../exchange/remote-channel.ts";
 import type { ResultPartition } from "../exchange/result-partition.ts";
 import type { OperatorSubtaskState, TaskDescriptor } from "../generated/records.ts";
 import { parseJobConfig } from "../runtime/job-config.ts";
@@ -29,6 +30,12 @@ export interface StreamTaskRunnerOptions {
   readonly storageDir: string | undefined;
   readonly exchange: ExchangeService;
   readonly clients: ExchangeClients;
+  /**
+   * The address this TaskManager advertises, once it has one: inputs from producers deployed there read
+   * through local channels even before the producer registered its partition. Default: only producers
+   * whose partition is registered in `exchange` count as local.
+   */
+  readonly localAddress?: () => string | undefined;
   readonly functions: ApplicationFunctions;
   /** Buffers an input channel lets its producer send ahead. */
   readonly creditBuffers: number;
@@ -64,6 +71,11 @@ function startTask(
 ): TaskHandle {
   const { task, epoch, signal } = context;
   const { exchange } = options;
+  const consumerSide = {
+    exchange,
+    clients: options.clients,
+    localAddress: options.localAddress ?? (() => undefined),
+  };
   // Commands that arrive while the functions load run once the task is started.
   const queued: ((t: StreamTask) => void)[] = [];
   let stream: StreamTask | undefined;
@@ -99,14 +111,13 @@ function startTask(
           return channel;
         },
         openInput: (gate, producer) =>
-          connectRemoteChannel({
+          openInputChannel(consumerSide, {
             address: producer.taskmanagerAddress,
             producerExecutionId: producer.executionId,
             downstreamVertex: gate.targetVertex,
             subpartition: task.subtask,
             epoch,
             creditBuffers: options.creditBuffers,
-            clients: options.clients,
             signal,
           }),
         ack: (checkpointId, states) =>
@@ -130,8 +141,7 @@ function startTask(
   })();
   return {
     done,
-    triggerCheckpoint: (id, timestampMs, savepoint) =>
-      command((t) => t.triggerCheckpoint(id, timestampMs, savepoint)),
+    triggerCheckpoint: (id, timestampMs, kind) => command((t) => t.triggerCheckpoint(id, timestampMs, kind)),
     notifyCheckpointComplete: (id) => command((t) => t.notifyCheckpointComplete(id)),
     abortCheckpoint: (id) => command((t) => t.abortCheckpoint(id)),
   };

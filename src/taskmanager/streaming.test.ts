@@ -1,6 +1,7 @@
 // Two TaskManagers (real RPC servers on loopback, memory HA, a fake leader) run examples/keyed-count.ts's job
 // across both: source.sequence → hash → user.keyed-process → sink.exactly-once-file, the data crossing the
-// DataExchange streams between the processes' servers, the test acting as the checkpoint coordinator.
+// DataExchange streams between the processes' servers where producer and consumer are on different ones, and
+// local channels where they share one; the test acts as the checkpoint coordinator.
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -132,9 +133,11 @@ function linearChains(graph: JobGraph): JobVertex[][] {
   return chains;
 }
 
-/** Subtask i of every chain goes to taskManagers[i % n], in slot = chain index. */
+/** Subtask i of every chain goes to taskManagers[i % n], each chain in its own slots. */
 function deployment(graph: JobGraph, epoch: bigint, addresses: readonly string[]): TaskDescriptor[] {
   const chains = linearChains(graph);
+  const n = addresses.length;
+  const slotsPerChain = Math.max(...chains.map((c) => Math.ceil(c[0]!.parallelism / n)));
   const executionId = (chain: JobVertex[], subtask: number): string =>
     `${graph.jobId}/${chain[0]!.id}/${subtask}/0@${epoch}`;
   const address = (subtask: number): string => addresses[subtask % addresses.length]!;
@@ -154,7 +157,7 @@ function deployment(graph: JobGraph, epoch: bigint, addresses: readonly string[]
         parallelism: head.parallelism,
         attempt: 0,
         chain,
-        slot: k,
+        slot: k * slotsPerChain + Math.floor(subtask / n),
         epoch,
         inputs:
           previous === undefined || edgeIn === undefined
@@ -203,99 +206,15 @@ async function visibleLines(dir: string): Promise<string[]> {
 
 describe("TaskManagers running a streaming job", () => {
   it("run keyed-count across two TaskManagers over the data exchange, exactly once after checkpoint completion", async () => {
-    const root = await mkdtemp(join(tmpdir(), "vigil-tm-streaming-"));
-    cleanups.push(() => rm(root, { recursive: true, force: true }));
-    const storageDir = pathToFileURL(join(root, "storage")).href;
-    const output = join(root, "out");
-    const count = 2_000;
-    const keys = 7;
+    const managers = await runKeyedCount(["tm-a", "tm-b"], 2);
+    // The hash edge: each consumer reads the source on its own TaskManager locally, the other one remotely.
+    for (const tm of managers)
+      expect(tm.exchangeCounts).toEqual({ streams: 1, localChannels: 1, connections: 1 });
+  }, 30_000);
 
-    // The client's part of `vigil run`: compile, and put the artifact into file storage.
-    const app = resolve("examples/keyed-count.ts");
-    const args = ["--count", String(count), "--keys", String(keys), "--output", output];
-    const compiled = await compileApplicationFile(app, args, {
-      defaultParallelism: 2,
-      workingDirectory: process.cwd(),
-    });
-    const blobs = new FileBlobStore(storageDir);
-    const artifact = await blobs.put("artifact-test", await readFile(app));
-    const graph: JobGraph = {
-      ...compiled.graph,
-      artifact,
-      applicationJson: applicationJsonOf({
-        file: app,
-        args,
-        defaultParallelism: 2,
-        workingDirectory: process.cwd(),
-      }),
-    };
-
-    const { leader, managers, epoch, clientOf, deploy, events } = await startCluster(storageDir);
-    const tasks = deployment(
-      graph,
-      epoch,
-      managers.map((tm) => tm.address),
-    );
-    expect(tasks).toHaveLength(4);
-    await deploy(tasks);
-
-    const terminal = (t: TaskDescriptor): boolean => {
-      const state = leader.states.get(t.executionId);
-      return (
-        state === "EXECUTION_STATE_FINISHED" ||
-        state === "EXECUTION_STATE_FAILED" ||
-        state === "EXECUTION_STATE_CANCELED"
-      );
-    };
-    // The coordinator's loop: trigger the running sources, wait for every running task's ack, notify.
-    for (let id = 1n; !tasks.every(terminal); id++) {
-      expect(id).toBeLessThan(50n);
-      for (const t of tasks.filter((t) => t.inputs.length === 0 && !terminal(t))) {
-        await clientOf(t).triggerCheckpoint({
-          epoch,
-          executionId: t.executionId,
-          checkpointId: id,
-          timestampMs: BigInt(Date.now()),
-          savepoint: false,
-        });
-      }
-      await waitUntil(
-        () => tasks.every((t) => terminal(t) || leader.acks.get(id)?.has(t.executionId) === true),
-        10_000,
-        `acks of checkpoint ${id}`,
-      );
-      expect(leader.declines).toEqual([]);
-      if (id === 1n) {
-        // Acked but not complete: nothing is visible yet.
-        expect(await visibleLines(output).catch(() => [])).toEqual([]);
-        const acks = [...leader.acks.get(1n)!.values()];
-        expect(acks.map((a) => a.taskmanagerId).sort()).toEqual(["tm-a", "tm-a", "tm-b", "tm-b"]);
-        expect(acks.every((a) => a.epoch === epoch && a.registrationId === `r-${a.taskmanagerId}`)).toBe(
-          true,
-        );
-      }
-      for (const t of tasks.filter((t) => !terminal(t))) {
-        await clientOf(t).notifyCheckpointComplete({ epoch, executionId: t.executionId, checkpointId: id });
-      }
-    }
-    expect(events.of("task-stopped").filter((e) => e["state"] === "FINISHED")).toHaveLength(4);
-    const failed = tasks.filter((t) => leader.states.get(t.executionId) !== "EXECUTION_STATE_FINISHED");
-    expect(failed.map((t) => `${t.executionId}: ${leader.errors.get(t.executionId)}`)).toEqual([]);
-
-    // Every key's seq values are exactly 1..(its number of records).
-    const lines = await visibleLines(output);
-    expect(lines).toHaveLength(count);
-    const byKey = new Map<string, number[]>();
-    for (const line of lines) {
-      const [key, seq] = line.split(",");
-      byKey.set(key!, [...(byKey.get(key!) ?? []), Number(seq)]);
-    }
-    for (let k = 0; k < keys; k++) {
-      const expected = Array.from({ length: count }, (_, i) => i + 1).filter((n) => n % keys === k).length;
-      expect(byKey.get(String(k))!.sort((a, b) => a - b)).toEqual(
-        Array.from({ length: expected }, (_, i) => i + 1),
-      );
-    }
+  it("run keyed-count on one TaskManager through local channels only: no stream, no connection", async () => {
+    const [tm] = await runKeyedCount(["tm-a"], 4);
+    expect(tm?.exchangeCounts).toEqual({ streams: 0, localChannels: 4, connections: 0 });
   }, 30_000);
 
   it("releases a failed producer's partitions, so that its consumers on the other TaskManager fail too", async () => {
@@ -331,8 +250,109 @@ describe("TaskManagers running a streaming job", () => {
   }, 30_000);
 });
 
-/** Two TaskManagers registered with a fake leader; subtask i of every chain is deployed to managers[i % 2]. */
-async function startCluster(storageDir: string) {
+/**
+ * Runs examples/keyed-count.ts at parallelism 2 on TaskManagers `ids`, as a leader would (deploy, trigger,
+ * notify), and checks that every key's lines are exactly 1..n once. Resolves with the TaskManagers.
+ */
+async function runKeyedCount(ids: readonly string[], slots: number): Promise<TaskManager[]> {
+  const root = await mkdtemp(join(tmpdir(), "vigil-tm-streaming-"));
+  cleanups.push(() => rm(root, { recursive: true, force: true }));
+  const storageDir = pathToFileURL(join(root, "storage")).href;
+  const output = join(root, "out");
+  const count = 2_000;
+  const keys = 7;
+
+  // The client's part of `vigil run`: compile, and put the artifact into file storage.
+  const app = resolve("examples/keyed-count.ts");
+  const args = ["--count", String(count), "--keys", String(keys), "--output", output];
+  const compiled = await compileApplicationFile(app, args, {
+    defaultParallelism: 2,
+    workingDirectory: process.cwd(),
+  });
+  const blobs = new FileBlobStore(storageDir);
+  const artifact = await blobs.put("artifact-test", await readFile(app));
+  const graph: JobGraph = {
+    ...compiled.graph,
+    artifact,
+    applicationJson: applicationJsonOf({
+      file: app,
+      args,
+      defaultParallelism: 2,
+      workingDirectory: process.cwd(),
+    }),
+  };
+
+  const { leader, managers, epoch, clientOf, deploy, events } = await startCluster(storageDir, ids, slots);
+  const tasks = deployment(
+    graph,
+    epoch,
+    managers.map((tm) => tm.address),
+  );
+  expect(tasks).toHaveLength(4);
+  await deploy(tasks);
+
+  const terminal = (t: TaskDescriptor): boolean => {
+    const state = leader.states.get(t.executionId);
+    return (
+      state === "EXECUTION_STATE_FINISHED" ||
+      state === "EXECUTION_STATE_FAILED" ||
+      state === "EXECUTION_STATE_CANCELED"
+    );
+  };
+  // The coordinator's loop: trigger the running sources, wait for every running task's ack, notify.
+  for (let id = 1n; !tasks.every(terminal); id++) {
+    expect(id).toBeLessThan(50n);
+    for (const t of tasks.filter((t) => t.inputs.length === 0 && !terminal(t))) {
+      await clientOf(t).triggerCheckpoint({
+        epoch,
+        executionId: t.executionId,
+        checkpointId: id,
+        timestampMs: BigInt(Date.now()),
+        savepoint: false,
+      });
+    }
+    await waitUntil(
+      () => tasks.every((t) => terminal(t) || leader.acks.get(id)?.has(t.executionId) === true),
+      10_000,
+      `acks of checkpoint ${id}`,
+    );
+    expect(leader.declines).toEqual([]);
+    if (id === 1n) {
+      // Acked but not complete: nothing is visible yet.
+      expect(await visibleLines(output).catch(() => [])).toEqual([]);
+      const acks = [...leader.acks.get(1n)!.values()];
+      expect(acks.map((a) => a.taskmanagerId).sort()).toEqual(
+        tasks.map((t) => ids[t.subtask % ids.length]).sort(),
+      );
+      expect(acks.every((a) => a.epoch === epoch && a.registrationId === `r-${a.taskmanagerId}`)).toBe(true);
+    }
+    for (const t of tasks.filter((t) => !terminal(t))) {
+      await clientOf(t).notifyCheckpointComplete({ epoch, executionId: t.executionId, checkpointId: id });
+    }
+  }
+  expect(events.of("task-stopped").filter((e) => e["state"] === "FINISHED")).toHaveLength(4);
+  const failed = tasks.filter((t) => leader.states.get(t.executionId) !== "EXECUTION_STATE_FINISHED");
+  expect(failed.map((t) => `${t.executionId}: ${leader.errors.get(t.executionId)}`)).toEqual([]);
+
+  // Every key's seq values are exactly 1..(its number of records).
+  const lines = await visibleLines(output);
+  expect(lines).toHaveLength(count);
+  const byKey = new Map<string, number[]>();
+  for (const line of lines) {
+    const [key, seq] = line.split(",");
+    byKey.set(key!, [...(byKey.get(key!) ?? []), Number(seq)]);
+  }
+  for (let k = 0; k < keys; k++) {
+    const expected = Array.from({ length: count }, (_, i) => i + 1).filter((n) => n % keys === k).length;
+    expect(byKey.get(String(k))!.sort((a, b) => a - b)).toEqual(
+      Array.from({ length: expected }, (_, i) => i + 1),
+    );
+  }
+  return managers;
+}
+
+/** TaskManagers `ids` registered with a fake leader; subtask i of every chain is deployed to managers[i % n]. */
+async function startCluster(storageDir: string, ids: readonly string[] = ["tm-a", "tm-b"], slots = 2) {
   // A leader publishing the fake's address.
   const coordinator = new MemoryCoordinator();
   const leader = new FakeLeader();
@@ -356,7 +376,6 @@ async function startCluster(storageDir: string) {
   });
 
   const events = new RecordedEvents();
-  const ids = ["tm-a", "tm-b"];
   const managers = ids.map(
     (id) =>
       new TaskManager({
@@ -365,7 +384,7 @@ async function startCluster(storageDir: string) {
         storageDir,
         rpcHost: "127.0.0.1",
         rpcPort: 0,
-        slots: 2,
+        slots,
         logger: silentLogger,
         events: events.sink,
         onFatalError: (e) => {
@@ -379,7 +398,7 @@ async function startCluster(storageDir: string) {
     cleanups.push(() => tm.close());
     await tm.start();
   }
-  await waitUntil(() => leader.registrationIds.size === 2, 5_000, "both TaskManagers registered");
+  await waitUntil(() => leader.registrationIds.size === ids.length, 5_000, "every TaskManager registered");
   const epoch = leader.epoch;
   const clients = new Map<string, RpcClient<TaskExecutorService>>();
   for (const tm of managers) {

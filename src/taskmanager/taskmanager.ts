@@ -140,6 +140,7 @@ export class TaskManager {
         storageDir: options.storageDir,
         exchange: this.exchange,
         clients: this.clients,
+        localAddress: () => this.bound,
         functions: this.functions,
         creditBuffers: exchange.creditBuffers,
         reportCheckpoint: (epoch, execution, checkpointId, outcome) =>
@@ -183,6 +184,18 @@ export class TaskManager {
   get address(): string {
     if (this.bound === undefined) throw new LifecycleError(`taskmanager ${this.options.id} is not started`);
     return this.bound;
+  }
+
+  /**
+   * What the data exchange opened so far: ReadPartition streams served to consumers on other TaskManagers,
+   * local channels to producers on this one, and connections to other TaskManagers. For tests and metrics.
+   */
+  get exchangeCounts(): {
+    readonly streams: number;
+    readonly localChannels: number;
+    readonly connections: number;
+  } {
+    return { ...this.exchange.opened, connections: this.clients.size };
   }
 
   /** The TaskExecutor service this TaskManager serves, for in-process callers (tests wiring a leader without gRPC). */

@@ -3,7 +3,10 @@
 // SIGTERM / Ctrl-C resigns at once (a standby takes over without waiting out the TTL) and drains.
 import { createLogger } from "../common/logger.ts";
 import { loadConfigSources } from "../config/config-file.ts";
+import { type UnsafeTestSwitches, UNSAFE_ENV, unsafeTestSwitches } from "../config/environment.ts";
 import { compileJobManagerConfig } from "../config/process-config.ts";
+import { disableZombieGuardForTests } from "../ha/leader-session.ts";
+import { disableStoreFencingForTests } from "../ha/test-switches.ts";
 import { JobManager } from "../jobmanager/jobmanager.ts";
 import type { Command } from "./args.ts";
 import { positionalsOf } from "./cluster-flags.ts";
@@ -44,11 +47,13 @@ export const jobmanagerCommand: Command = {
   run: async (values, positionals) => {
     positionalsOf(positionals, [], "jobmanager");
     const config = compileJobManagerConfig(await loadConfigSources(values));
+    const unsafe = applyUnsafeTestSwitches(unsafeTestSwitches());
     const shutdown = new Shutdown();
     try {
       const { logLevel, ...options } = config;
       const jobmanager = new JobManager({
         ...options,
+        unsafeAckBeforeStoreMs: unsafe.ackBeforeStoreMs,
         logger: createLogger(logLevel, { name: config.name }),
         events: emitEvent,
       });
@@ -58,3 +63,24 @@ export const jobmanagerCommand: Command = {
     }
   },
 };
+
+/** Turns on the test-only switches the environment asks for, loudly: an event and a warning for each. */
+function applyUnsafeTestSwitches(switches: UnsafeTestSwitches): UnsafeTestSwitches {
+  const on: string[] = [];
+  if (switches.disableStoreFencing) {
+    disableStoreFencingForTests();
+    on.push(UNSAFE_ENV.disableStoreFencing);
+  }
+  if (switches.disableZombieGuard) {
+    disableZombieGuardForTests();
+    on.push(UNSAFE_ENV.disableZombieGuard);
+  }
+  if (switches.ackBeforeStoreMs !== undefined) on.push(UNSAFE_ENV.ackBeforeStoreMs);
+  for (const name of on) {
+    emitEvent({ event: "unsafe-test-switch", name });
+    process.stderr.write(
+      `vigil jobmanager: WARNING: ${name} is set: a safety mechanism is OFF (tests only)\n`,
+    );
+  }
+  return switches;
+}

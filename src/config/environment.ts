@@ -10,7 +10,39 @@ export const CONFIG_FILE_ENV = "VIGIL_CONFIG";
  * VIGIL_* variables that are not configuration keys: vigil sets or reads them for its own machinery. The
  * process configuration ignores them instead of rejecting them as unknown keys.
  */
-export const INTERNAL_ENV: readonly string[] = [TEST_RUN_ID_ENV, CONFIG_FILE_ENV];
+/**
+ * TEST ONLY: each breaks one safety mechanism of a JobManager, so that the chaos suite can show that its
+ * checkers catch the breakage (src/ha/test-switches.ts). Never set them in production.
+ */
+export const UNSAFE_ENV = {
+  disableStoreFencing: "VIGIL_UNSAFE_DISABLE_STORE_FENCING",
+  disableZombieGuard: "VIGIL_UNSAFE_DISABLE_ZOMBIE_GUARD",
+  ackBeforeStoreMs: "VIGIL_UNSAFE_ACK_BEFORE_STORE_MS",
+} as const;
+
+export const INTERNAL_ENV: readonly string[] = [
+  TEST_RUN_ID_ENV,
+  CONFIG_FILE_ENV,
+  ...Object.values(UNSAFE_ENV),
+];
+
+export interface UnsafeTestSwitches {
+  readonly disableStoreFencing: boolean;
+  readonly disableZombieGuard: boolean;
+  /** Acknowledge submissions this many ms before storing them; undefined: store first (always, outside tests). */
+  readonly ackBeforeStoreMs: number | undefined;
+}
+
+/** The unsafe test switches set in this process's environment ("1" turns a boolean one on). */
+export function unsafeTestSwitches(): UnsafeTestSwitches {
+  const delay = process.env[UNSAFE_ENV.ackBeforeStoreMs];
+  const ms = delay === undefined ? undefined : Number(delay);
+  return {
+    disableStoreFencing: process.env[UNSAFE_ENV.disableStoreFencing] === "1",
+    disableZombieGuard: process.env[UNSAFE_ENV.disableZombieGuard] === "1",
+    ackBeforeStoreMs: ms !== undefined && Number.isFinite(ms) && ms >= 0 ? ms : undefined,
+  };
+}
 
 export function testRunId(): string | undefined {
   return process.env[TEST_RUN_ID_ENV];

@@ -19,6 +19,11 @@ export interface LeaderSession {
   readonly electionKey: string;
   /** Aborted when the session ends, for any reason; its reason is a LeadershipLostError. */
   readonly signal: AbortSignal;
+  /**
+   * Where the grant stands in the store's own order, when the backend tells (etcd: the revision at which no
+   * older campaign key existed); a write fenced by an older epoch cannot commit after it.
+   */
+  readonly grantRevision?: bigint | undefined;
   /** True while the session is valid (not revoked, deadline not passed). Never throws. */
   isValid(): boolean;
   /** Throws LeadershipLostError unless the session is valid. Call it before every leader action. */
@@ -54,6 +59,7 @@ export class GuardedLeaderSession implements LeaderSession {
     readonly electionKey: string,
     deadline: number,
     private readonly onDeadlinePassed: (session: GuardedLeaderSession) => void,
+    readonly grantRevision?: bigint,
   ) {
     this.deadline = deadline;
     this.armTimer();

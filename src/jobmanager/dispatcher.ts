@@ -2,9 +2,10 @@
 // context (recovery included) and only then confirms the leadership, which publishes this JobManager's
 // address; on revoke it suspends everything at once. A standby answers every call but GetLeader with
 // NotLeaderError and the leader's address, which clients follow.
-import { monotonicNow } from "../common/clock.ts";
+import { monotonicNow, sleep } from "../common/clock.ts";
 import {
   AlreadyExistsError,
+  describeCause,
   InvalidArgumentError,
   LeadershipLostError,
   NotFoundError,
@@ -41,6 +42,8 @@ import { asSubmitted, savepointDirectory, withImportedSavepoint } from "./savepo
 export type DispatcherOptions = Omit<LeaderContextOptions, "session" | "grantedAt"> & {
   /** Where savepoints go when a request names no directory (an absolute path); undefined: none. */
   readonly savepointDir?: string | undefined;
+  /** TEST ONLY: acknowledge submissions at once and store them this many ms later (breaks I4 on purpose). */
+  readonly unsafeAckBeforeStoreMs?: number | undefined;
 };
 
 export class Dispatcher implements DispatcherService, LeaderContender {
@@ -78,7 +81,11 @@ export class Dispatcher implements DispatcherService, LeaderContender {
     if (this.resigned) return;
     const grantedAt = monotonicNow();
     this.options.logger.info("granted leadership", { epoch: session.epoch });
-    this.options.events({ event: "granted", epoch: session.epoch });
+    this.options.events({
+      event: "granted",
+      epoch: session.epoch,
+      ...(session.grantRevision !== undefined && { revision: session.grantRevision }),
+    });
     const context = new LeaderContext({ ...this.options, session, grantedAt });
     this.context = context;
     this.contexts.add(context);
@@ -137,6 +144,26 @@ export class Dispatcher implements DispatcherService, LeaderContender {
         `submit job ${graph.jobId}: it carries an application artifact, but the JobManagers have no file storage; start them with --storage-dir`,
       );
     }
+    const unsafeDelay = this.options.unsafeAckBeforeStoreMs;
+    if (unsafeDelay !== undefined) {
+      // TEST ONLY (VIGIL_UNSAFE_ACK_BEFORE_STORE): answer first, store later; a leader lost meanwhile loses an
+      // acknowledged job, which the chaos checker I4 must catch.
+      void sleep(unsafeDelay)
+        .then(() => this.store(context, graph, artifact))
+        .catch((e: unknown) =>
+          this.options.logger.warn("unsafe: storing an acknowledged job failed", { error: describeCause(e) }),
+        );
+      return { jobId: graph.jobId, alreadySubmitted: false, epoch: context.epoch };
+    }
+    return this.store(context, graph, artifact);
+  }
+
+  /** Stores a validated submission (or finds it stored) and starts its job master; answers once durable. */
+  private store(
+    context: LeaderContext,
+    graph: JobGraph,
+    artifact: Uint8Array | undefined,
+  ): Promise<SubmitJobResponse> {
     return this.write(context, async () => {
       const { session, epoch } = context;
       session.assertLeader();

@@ -342,6 +342,7 @@ export class JobMaster {
       await removeCheckpoints(this.options.checkpoints, session);
       await removeGraph(graphs, this.options.checkpoints?.blobs, this.jobId, session);
       await results.markClean(this.jobId, session);
+      this.options.events({ event: "job-cleaned", job: this.jobId, epoch: session.epoch });
     });
   }
 

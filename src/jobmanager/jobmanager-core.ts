@@ -10,6 +10,7 @@ import type { HaConfig } from "../config/ha-config.ts";
 import type { DispatcherService, ResourceManagerService } from "../generated/services.ts";
 import type { HaBackend } from "../ha/backend.ts";
 import { createHaBackend } from "../ha/factory.ts";
+import { ObservedStateHandleStore } from "../ha/observed-store.ts";
 import { JOBMANAGER_ELECTION } from "../ha/keys.ts";
 import { LeaderElectionService } from "../ha/leader-election-service.ts";
 import { LeaderRetrievalService } from "../ha/leader-retrieval-service.ts";
@@ -27,6 +28,8 @@ export interface JobManagerCoreOptions {
   readonly storageDir: string | undefined;
   /** Default savepoint directory (absolute path); default: "savepoints" in the storage directory. */
   readonly savepointDir?: string | undefined;
+  /** TEST ONLY: see DispatcherOptions.unsafeAckBeforeStoreMs. */
+  readonly unsafeAckBeforeStoreMs?: number | undefined;
   readonly heartbeatIntervalMs: number;
   readonly heartbeatTimeoutMs: number;
   readonly logger: Logger;
@@ -50,7 +53,12 @@ export class JobManagerCore {
 
   constructor(private readonly options: JobManagerCoreOptions) {
     this.backend = createHaBackend(options.ha, options.logger, options.memory);
-    const store = this.backend.store;
+    // Every fenced write reports its outcome (store-write / store-write-refused): the chaos checkers' evidence.
+    const store = new ObservedStateHandleStore(
+      this.backend.store,
+      options.events,
+      options.ha.backend === "etcd",
+    );
     const blobs = options.storageDir === undefined ? undefined : new FileBlobStore(options.storageDir);
     this.contender = new Dispatcher({
       name: options.name,
@@ -64,6 +72,7 @@ export class JobManagerCore {
         (options.storageDir === undefined
           ? undefined
           : join(fileURLToPath(options.storageDir), "savepoints")),
+      unsafeAckBeforeStoreMs: options.unsafeAckBeforeStoreMs,
       heartbeatIntervalMs: options.heartbeatIntervalMs,
       heartbeatTimeoutMs: options.heartbeatTimeoutMs,
       safetyMarginMs: options.ha.safetyMarginMs,

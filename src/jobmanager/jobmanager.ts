@@ -19,6 +19,8 @@ export interface JobManagerOptions {
   readonly storageDir: string | undefined;
   /** Default savepoint directory (absolute path); default: "savepoints" in the storage directory. */
   readonly savepointDir?: string | undefined;
+  /** TEST ONLY: see DispatcherOptions.unsafeAckBeforeStoreMs. */
+  readonly unsafeAckBeforeStoreMs?: number | undefined;
   /** Bind address, e.g. "127.0.0.1". */
   readonly rpcHost: string;
   /** Host published to other processes; default rpcHost, or this machine's hostname for a wildcard bind. */
@@ -50,6 +52,7 @@ export class JobManager {
       ha: options.ha,
       storageDir: options.storageDir,
       savepointDir: options.savepointDir,
+      unsafeAckBeforeStoreMs: options.unsafeAckBeforeStoreMs,
       heartbeatIntervalMs: options.heartbeatIntervalMs,
       heartbeatTimeoutMs: options.heartbeatTimeoutMs,
       logger: options.logger,

@@ -184,6 +184,7 @@ export class LeaderContext {
       await removeCheckpoints(this.checkpointsOf(jobId, DEFAULT_CHECKPOINT_CONFIG), this.session);
       await removeGraph(this.options.graphs, this.options.blobs, jobId, this.session);
       await this.options.results.markClean(jobId, this.session);
+      this.options.events({ event: "job-cleaned", job: jobId, epoch: this.epoch });
     }).finally(() => this.cleaning.delete(jobId));
     this.cleaning.set(jobId, cleanup);
     return cleanup;

@@ -141,7 +141,7 @@ export class EtcdElectionDriver implements LeaderElectionDriver {
     const queue = new PredecessorWatch(this.ctx, this.campaignPrefix, c.key, c.epoch, {
       isCurrent: () => c === this.campaign,
       isLeading: () => this.session !== undefined,
-      onHead: () => this.grant(c),
+      onHead: (revision) => this.grant(c, revision),
       onKeyDeleted: (reason) => this.endCampaign(c, reason),
       onError: (e) => this.listener?.onError(e),
     });
@@ -170,14 +170,21 @@ export class EtcdElectionDriver implements LeaderElectionDriver {
     void queue.check();
   }
 
-  private grant(c: Campaign): void {
+  /** `revision`: the store revision at which no campaign key older than ours existed (the grant's place in the store's order). */
+  private grant(c: Campaign, revision: bigint): void {
     const deadlineAt = c.lease.provenUntil - this.ctx.config.safetyMarginMs;
     // Not proven alive right now (keepalives failing): wait; the next acknowledged keepalive checks again.
     if (deadlineAt <= monotonicNow()) return;
-    const session = new GuardedLeaderSession(c.epoch, c.key, deadlineAt, (s) => {
-      const reason = (s.signal.reason as Error).message;
-      queueMicrotask(() => this.endCampaign(c, reason));
-    });
+    const session = new GuardedLeaderSession(
+      c.epoch,
+      c.key,
+      deadlineAt,
+      (s) => {
+        const reason = (s.signal.reason as Error).message;
+        queueMicrotask(() => this.endCampaign(c, reason));
+      },
+      revision,
+    );
     this.session = session;
     c.queue?.stop();
     this.armGuard();

@@ -14,7 +14,7 @@ export interface QueueHooks {
   /** Whether the driver leads already: a check then changes nothing. */
   isLeading(): boolean;
   /** No campaign key with a lower create revision exists: the campaign leads. */
-  onHead(): void;
+  onHead(revision: bigint): void;
   /** The campaign's own key is gone. */
   onKeyDeleted(reason: string): void;
   onError(error: Error): void;
@@ -90,7 +90,7 @@ export class PredecessorWatch {
         }
         const predecessor = res.responses[0]?.response_range?.kvs[0];
         if (!predecessor) {
-          this.hooks.onHead();
+          this.hooks.onHead(BigInt(res.header.revision));
           return;
         }
         const key = predecessor.key.toString();

@@ -2,6 +2,7 @@
 // with its epoch (DESIGN.md §2 fencing, layer 1); the else-branch reads the fence and the key back so that one
 // round trip tells a stale fence from "already exists" / "not found" / "version conflict".
 // version = the key's mod_revision.
+import { storeFencingEnabled } from "../test-switches.ts";
 import type { ICompare, IKeyValue, IRequestOp, ITxnResponse, Watcher } from "etcd3";
 import {
   AlreadyExistsError,
@@ -138,7 +139,9 @@ export class EtcdStateHandleStore implements StateHandleStore {
     return writeOnce(this.ctx, operation, key, (ms) =>
       this.ctx.client.kv.txn(
         {
-          compare: [cmp(fenceKey, "Create", "Equal", fence.epoch), ...compares],
+          compare: storeFencingEnabled()
+            ? [cmp(fenceKey, "Create", "Equal", fence.epoch), ...compares]
+            : compares,
           success: [write],
           failure: [
             { request_range: { key: fenceKey, keys_only: true } },

@@ -1,3 +1,5 @@
 import { describeKeyedCount } from "./streaming/keyed-count.ts";
+import { describeWordCount } from "./streaming/word-count.ts";
 
 describeKeyedCount("zookeeper");
+describeWordCount("zookeeper");

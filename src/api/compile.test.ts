@@ -113,13 +113,12 @@ describe("the examples", () => {
   it("word-count: files → words → ones → hash → sum → lines → file sink", async () => {
     const { graph, functions } = await compileApplication(
       wordCount,
-      ["--input", "/books", "--output", "counts"],
+      ["--input", "/books", "--output", "counts", "--rate", "5"],
       { ...OPTIONS, defaultParallelism: 2 },
     );
     expect(vertices(graph)).toEqual([
       ["lines", "source.files", 2],
       ["words", "user.flat-map", 2],
-      ["non-empty", "user.filter", 2],
       ["ones", "user.map", 2],
       ["counts", "user.sum", 2],
       ["lines-out", "user.map", 2],
@@ -127,15 +126,14 @@ describe("the examples", () => {
     ]);
     expect(edges(graph)).toEqual([
       "lines -> words forward",
-      "words -> non-empty forward",
-      "non-empty -> ones forward",
+      "words -> ones forward",
       "ones -> counts hash",
       "counts -> lines-out forward",
       "lines-out -> output forward",
     ]);
     const config = Object.fromEntries(graph.vertices.map((v) => [v.id, v.configJson]));
     expect(config).toMatchObject({
-      lines: '{"path":"/books"}',
+      lines: '{"path":"/books","ratePerSecond":5}',
       counts: '{"field":"count"}',
       output: '{"path":"/work/counts"}',
     });
@@ -146,6 +144,7 @@ describe("the examples", () => {
       "not",
     ]);
     expect(lookupFunction(functions, "counts:key", "key-selector")({ word: "be", count: 1 })).toBe("be");
+    expect(graph.configJson).toBe('{"checkpointing":{"intervalMs":1000}}');
     checkFunctions(graph, functions);
   });
 });

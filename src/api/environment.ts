@@ -37,6 +37,11 @@ export interface SequenceOptions {
   readonly ratePerSecond?: number | undefined;
 }
 
+export interface TextFilesOptions {
+  /** Lines per second per subtask; unlimited when omitted. */
+  readonly ratePerSecond?: number | undefined;
+}
+
 export interface JobExecutionResult {
   readonly jobName: string;
 }
@@ -53,9 +58,10 @@ export interface StreamExecutionEnvironment {
   fromSequence(count: number, options?: SequenceOptions): SingleOutputStreamOperator<number>;
   /**
    * The lines of the files in directory `dir` (relative paths resolve against the submitting client's working
-   * directory), files split across the subtasks; replayable from the position in the restored checkpoint.
+   * directory), files split across the subtasks, each subtask optionally rate-limited; replayable from the
+   * position in the restored checkpoint.
    */
-  readTextFiles(dir: string): SingleOutputStreamOperator<string>;
+  readTextFiles(dir: string, options?: TextFilesOptions): SingleOutputStreamOperator<string>;
   /** Parallelism of every operator that sets none (default: `vigil run --parallelism`, else 1). */
   setParallelism(parallelism: number): this;
   /** Aligned exactly-once checkpoints every `intervalMs`. Without it, a restart replays from the start. */
@@ -107,10 +113,7 @@ export class CaptureEnvironment implements StreamExecutionEnvironment {
     if (!unbounded && (!Number.isSafeInteger(count) || count < 1)) {
       fail(`${call}: count must be an integer ≥ 1, or Infinity for an unbounded sequence`);
     }
-    const rate = options.ratePerSecond;
-    if (rate !== undefined && !(typeof rate === "number" && Number.isFinite(rate) && rate > 0)) {
-      fail(`${call}: ratePerSecond must be a number > 0, got ${String(rate)}`);
-    }
+    const rate = rateOf(call, options);
     const t = this.pipeline.add({
       method: "fromSequence",
       kind: "source.sequence",
@@ -123,16 +126,16 @@ export class CaptureEnvironment implements StreamExecutionEnvironment {
     return new SingleOutputStreamOperator(this.pipeline, t);
   }
 
-  readTextFiles(dir: string): SingleOutputStreamOperator<string> {
-    if (typeof dir !== "string" || dir === "") {
-      fail(`readTextFiles(${JSON.stringify(dir)}): the directory must be a non-empty string`);
-    }
+  readTextFiles(dir: string, options: TextFilesOptions = {}): SingleOutputStreamOperator<string> {
+    const call = `readTextFiles(${JSON.stringify(dir)})`;
+    if (typeof dir !== "string" || dir === "") fail(`${call}: the directory must be a non-empty string`);
+    const rate = rateOf(call, options);
     const t = this.pipeline.add({
       method: "readTextFiles",
       kind: "source.files",
       uidPrefix: "files",
       inputs: [],
-      config: { path: resolve(this.pipeline.workingDirectory, dir) },
+      config: { path: resolve(this.pipeline.workingDirectory, dir), ratePerSecond: rate },
       fn: undefined,
     });
     return new SingleOutputStreamOperator(this.pipeline, t);
@@ -204,6 +207,14 @@ export class CaptureEnvironment implements StreamExecutionEnvironment {
     this.capturedValue = { pipeline: frozen, jobName, repeated: false };
     this.onCapture(this.capturedValue);
   }
+}
+
+function rateOf(call: string, options: { readonly ratePerSecond?: number | undefined }): number | undefined {
+  const rate = options.ratePerSecond;
+  if (rate !== undefined && !(typeof rate === "number" && Number.isFinite(rate) && rate > 0)) {
+    fail(`${call}: ratePerSecond must be a number > 0, got ${String(rate)}`);
+  }
+  return rate;
 }
 
 function defined<K extends string>(key: K, value: number | undefined): { [P in K]?: number } {

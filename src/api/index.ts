@@ -17,6 +17,7 @@ export type {
   RestartStrategy,
   SequenceOptions,
   StreamExecutionEnvironment,
+  TextFilesOptions,
 } from "./environment.ts";
 export type {
   Collector,

@@ -52,6 +52,10 @@ describe("validateJobGraph", () => {
       "vertex n: config.ratePerSecond: must be a number > 0",
     );
     invalid(
+      jobGraph([vertex("l", "source.files", { path: "/in", ratePerSecond: -1 })]),
+      "vertex l: config.ratePerSecond: must be a number > 0",
+    );
+    invalid(
       jobGraph([vertex("n", "source.sequence", { count: 1, rate: 5 })]),
       "vertex n: config.rate: unknown key; use count, ratePerSecond",
     );

@@ -1,6 +1,7 @@
-// source.files { path: absolute directory or file:// URI } — emits the lines of the directory's files (regular
-// files not starting with a dot, in sorted name order; subtask i of p reads those whose index mod p is i), one
-// string record per line, without the line break. The position is a list of splits {file, line} in operator
+// source.files { path: absolute directory or file:// URI, ratePerSecond?: number > 0 } — emits the lines of the
+// directory's files (regular files not starting with a dot, in sorted name order; subtask i of p reads those
+// whose index mod p is i), one string record per line, without the line break; at most ratePerSecond lines per
+// second per subtask when given (as source.sequence). The position is a list of splits {file, line} in operator
 // state ("round-robin"), so a restore resumes at the first line not yet emitted, also with another
 // parallelism. The file set is fixed when the job first starts: files added later are not read, and a file
 // named in a checkpoint that has disappeared is an error.
@@ -15,6 +16,7 @@ import {
   type StreamOperatorDefinition,
 } from "./operators.ts";
 import { directoryOf } from "./sink-exactly-once-file.ts";
+import { SourceRate } from "./source-rate.ts";
 
 const BATCH = 256;
 
@@ -31,7 +33,8 @@ export const filesSource: StreamOperatorDefinition = {
   summary: "emits the lines of the files of a directory, split across subtasks, position in checkpoints",
   configure(config) {
     const dir = directoryOf(config);
-    return () => new FilesSource(dir);
+    const ratePerSecond = config.optionalNumber("ratePerSecond", { above: 0 });
+    return () => new FilesSource(dir, ratePerSecond);
   },
 };
 
@@ -40,9 +43,14 @@ export class FilesSource extends BaseSource {
   private splits: { file: string; line: number }[] = [];
   /** Lines of splits[0], read when it is reached (a file is read whole: fine for text inputs, not for huge ones). */
   private lines: string[] | undefined;
+  private readonly rate: SourceRate | undefined;
 
-  constructor(readonly directory: string) {
+  constructor(
+    readonly directory: string,
+    ratePerSecond?: number,
+  ) {
     super();
+    this.rate = ratePerSecond === undefined ? undefined : new SourceRate(ratePerSecond, BATCH);
   }
 
   override async open(context: StreamOperatorContext): Promise<void> {
@@ -51,6 +59,7 @@ export class FilesSource extends BaseSource {
   }
 
   override async initializeState(restore: RestoreInfo): Promise<void> {
+    this.rate?.start();
     if (restore.checkpointId !== undefined) {
       this.splits = this.state.get().map((s) => ({ ...s }));
       return;
@@ -78,8 +87,10 @@ export class FilesSource extends BaseSource {
       if (split === undefined) return undefined;
       if (this.lines === undefined) this.lines = await this.read(split.file);
       if (split.line < this.lines.length) {
-        const batch = this.lines.slice(split.line, split.line + BATCH);
+        const size = this.rate === undefined ? BATCH : await this.rate.due(this.context.signal);
+        const batch = this.lines.slice(split.line, split.line + size);
         split.line += batch.length;
+        this.rate?.emit(batch.length);
         return batch;
       }
       this.splits.shift();

@@ -3,7 +3,6 @@
 // is a list of splits {next, step} in operator state ("round-robin"), so a restore with another parallelism
 // deals the old subtasks' splits out to the new ones and the sequence still comes out exactly once.
 // ratePerSecond applies per subtask, counted from open(): a subtask that fell behind catches up in batches.
-import { monotonicNow, sleep } from "../../common/clock.ts";
 import type { ListState } from "../../state/operator-state.ts";
 import {
   BaseSource,
@@ -11,6 +10,7 @@ import {
   type StreamOperatorContext,
   type StreamOperatorDefinition,
 } from "./operators.ts";
+import { SourceRate } from "./source-rate.ts";
 
 const BATCH = 256;
 
@@ -42,11 +42,11 @@ export const sequenceSource: StreamOperatorDefinition = {
 export class SequenceSource extends BaseSource {
   private state!: ListState<SequenceSplit>;
   private splits: { next: number; step: number }[] = [];
-  private emitted = 0;
-  private startedAt = 0;
+  private readonly rate: SourceRate | undefined;
 
   constructor(private readonly config: SequenceConfig) {
     super();
+    this.rate = config.ratePerSecond === undefined ? undefined : new SourceRate(config.ratePerSecond, BATCH);
   }
 
   override async open(context: StreamOperatorContext): Promise<void> {
@@ -60,7 +60,7 @@ export class SequenceSource extends BaseSource {
       restore.checkpointId === undefined
         ? [{ next: subtask + 1, step: parallelism }]
         : this.state.get().map((s) => ({ ...s }));
-    this.startedAt = monotonicNow();
+    this.rate?.start();
   }
 
   override snapshotState(): void {
@@ -68,29 +68,18 @@ export class SequenceSource extends BaseSource {
   }
 
   async next(): Promise<readonly number[] | undefined> {
-    const { count, ratePerSecond } = this.config;
+    const { count } = this.config;
     const done = (s: { next: number }): boolean => count > 0 && s.next > count;
     while (this.splits.length > 0 && done(this.splits[0]!)) this.splits.shift();
     const split = this.splits[0];
     if (split === undefined) return undefined;
-    const size = ratePerSecond === undefined ? BATCH : await this.due(ratePerSecond);
+    const size = this.rate === undefined ? BATCH : await this.rate.due(this.context.signal);
     const batch: number[] = [];
     while (batch.length < size && !done(split)) {
       batch.push(split.next);
       split.next += split.step;
     }
-    this.emitted += batch.length;
+    this.rate?.emit(batch.length);
     return batch;
-  }
-
-  /** How many records are due now (at least 1), after sleeping until the next one is. */
-  private async due(rate: number): Promise<number> {
-    for (;;) {
-      const elapsed = monotonicNow() - this.startedAt;
-      const due = Math.floor((elapsed * rate) / 1000) + 1 - this.emitted;
-      if (due > 0) return Math.min(due, BATCH);
-      const nextAt = (this.emitted * 1000) / rate;
-      await sleep(Math.max(1, Math.ceil(nextAt - elapsed)), this.context.signal);
-    }
   }
 }

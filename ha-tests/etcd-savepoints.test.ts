@@ -1,0 +1,3 @@
+import { describeSavepoints } from "./streaming/savepoints.ts";
+
+describeSavepoints("etcd");

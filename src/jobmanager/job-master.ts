@@ -383,7 +383,10 @@ export class JobMaster {
 
   private setState(state: JobStateName): void {
     this.stateName = state;
-    this.options.logger.info("job state", { job: this.jobId, state, epoch: this.options.session.epoch });
-    this.options.events({ event: "job-state", job: this.jobId, state, epoch: this.options.session.epoch });
+    const { session } = this.options;
+    this.options.logger.info("job state", { job: this.jobId, state, epoch: session.epoch });
+    // Reported only as the leader: a job master whose session just ended is stopping, not acting.
+    if (session.isValid())
+      this.options.events({ event: "job-state", job: this.jobId, state, epoch: session.epoch });
   }
 }

@@ -245,6 +245,9 @@ export class ResourceManager implements ResourceManagerService {
       },
       this.callOptions(r),
     );
+    // Leader actions are reported only while the session holds; a deploy answered after that (a resumed
+    // zombie) is on record at the TaskManager (task-running, with the epoch).
+    if (!this.session.isValid()) return;
     this.options.events({
       event: "task-deployed",
       job: task.jobId,

@@ -7,13 +7,26 @@ import { seconds, summarize } from "./stats.ts";
 import type { StoreRow } from "./store.ts";
 import { mib, type ScaleResult } from "./taskmanager-scale.ts";
 
-export type Section = "failover" | "graceful" | "store" | "jobs-failover" | "taskmanager-scale";
+export type Section =
+  | "failover"
+  | "graceful"
+  | "store"
+  | "jobs-failover"
+  | "taskmanager-scale"
+  | "stream-chain"
+  | "stream-shuffle"
+  | "stream-checkpoints"
+  | "stream-memory";
 export const SECTIONS: readonly Section[] = [
   "failover",
   "graceful",
   "store",
   "jobs-failover",
   "taskmanager-scale",
+  "stream-chain",
+  "stream-shuffle",
+  "stream-checkpoints",
+  "stream-memory",
 ];
 
 export interface HandoverRow {
@@ -24,7 +37,8 @@ export interface HandoverRow {
   readonly targetMs: number | undefined;
 }
 
-function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+/** A markdown table with padded columns (the same text on stdout and in RESULTS.md). */
+export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (cells: readonly string[]): string =>
     `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;

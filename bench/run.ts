@@ -1,6 +1,7 @@
 // npm run bench: failover, graceful handover and store throughput, vigil next to the raw client libraries on
-// the same servers in the same run. Progress on stderr, a table per benchmark on stdout, and the latest
-// results (with the date, the machine and the command) in bench/RESULTS.md.
+// the same servers in the same run; job failover and TaskManager scale on local clusters; the streaming
+// runtime's throughput, checkpoint cost and memory next to plain baselines. Progress on stderr, a table per
+// benchmark on stdout, and the latest results (with the date, the machine and the command) in bench/RESULTS.md.
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { killAllChildren } from "./children.ts";
@@ -38,6 +39,13 @@ import {
 } from "./sections.ts";
 import { type Servers, startServers } from "./servers.ts";
 import { measureStore, STORE_DEFAULTS, type StoreRow } from "./store.ts";
+import {
+  streamChainBenchmark,
+  streamCheckpointsBenchmark,
+  streamMemoryBenchmark,
+  streamShuffleBenchmark,
+} from "./streaming-benchmarks.ts";
+import { killAllWorkers } from "./streaming-cluster.ts";
 
 const HELP = `Usage: npm run bench -- [OPTIONS]
 
@@ -54,17 +62,31 @@ Measures, on etcd and ZooKeeper servers it starts itself (through src/local):
   taskmanager-scale
              simulated TaskManagers (0, 50, 200) heartbeating one JobManager every second: the leader's CPU
              and memory, heartbeat round trips; on a private etcd (--backend does not apply)
+Measures, without coordination servers (--backend does not apply):
+  stream-chain
+             records/s of source → map → filter → discard chained in one task (runStreamTask) vs a plain loop
+  stream-shuffle
+             records/s of a keyBy exchange between two TaskManager processes (DataExchange over gRPC, credits)
+             vs raw grpc-js bidi streams carrying the same buffers
+  stream-checkpoints
+             records/s of a keyed job across two TaskManager processes with checkpoints every 1 s vs none
+             (target: < 5 % lost)
+  stream-memory
+             RSS and heapUsed of both TaskManagers, each second, while a fast source feeds a slow sink
+             (target: flat, records in flight within the exchange's buffer bound)
 Prints a table per benchmark on stdout, progress on stderr, and writes bench/RESULTS.md.
 
 Options:
   --only SECTION[,SECTION…]        run these benchmarks: failover, graceful, store, jobs-failover,
-                                   taskmanager-scale (RESULTS.md keeps the other sections)
+                                   taskmanager-scale, stream-chain, stream-shuffle, stream-checkpoints,
+                                   stream-memory (RESULTS.md keeps the other sections)
   --kills N                        handovers per contestant in failover/graceful (default 20)
   --job-kills N                    leader kills in jobs-failover (default 10)
   --scale-taskmanagers N[,N…]      TaskManager counts of taskmanager-scale, ascending (default 0,50,200)
   --scale-window S                 seconds measured per count in taskmanager-scale (default 20)
   --scale-shared-connection        simulated TaskManagers share one HTTP/2 connection (plain createClient)
                                    instead of one connection each as separate processes have
+  --memory-seconds S               how long stream-memory runs the slow sink (default 60, at least 6)
   --backend etcd|zookeeper|both    (default both)
   --etcd-endpoints H:P[,…]         use this etcd instead of starting one
   --zookeeper-endpoints H:P[,…]    use this ZooKeeper (tickTime 1000 ms assumed) instead of starting one
@@ -81,6 +103,7 @@ const { values } = parseArgs({
     "scale-taskmanagers": { type: "string", default: "0,50,200" },
     "scale-window": { type: "string", default: "20" },
     "scale-shared-connection": { type: "boolean" },
+    "memory-seconds": { type: "string", default: "60" },
     backend: { type: "string", default: "both" },
     "etcd-endpoints": { type: "string" },
     "zookeeper-endpoints": { type: "string" },
@@ -106,6 +129,9 @@ const positive = (flag: string, raw: string): number => {
 const kills = positive("kills", values.kills);
 const jobKills = positive("job-kills", values["job-kills"]);
 const scaleWindowMs = positive("scale-window", values["scale-window"]) * 1000;
+const memorySeconds = positive("memory-seconds", values["memory-seconds"]);
+if (memorySeconds < 6)
+  usage(`--memory-seconds ${memorySeconds}: at least 6 (a warm-up, then two halves to compare)`);
 const scaleCounts = values["scale-taskmanagers"].split(",").map((c) => {
   const n = Number(c);
   return Number.isInteger(n) && n >= 0 && n <= 5_000
@@ -131,7 +157,10 @@ const command = ["npm run bench", ...(process.argv.length > 2 ? ["--", ...proces
 let servers: Servers | undefined;
 const load = new LoadWatch();
 let interrupted = false;
-process.on("exit", killAllChildren);
+process.on("exit", () => {
+  killAllChildren();
+  killAllWorkers();
+});
 for (const sig of ["SIGINT", "SIGTERM"] as const) {
   // `on`, not `once`: the harness re-raises the signal when no other listener is left, and we want to stop
   // the servers and exit with 130 ourselves.
@@ -140,6 +169,7 @@ for (const sig of ["SIGINT", "SIGTERM"] as const) {
     interrupted = true;
     log(`bench: ${sig}; stopping every contender and server this run started`);
     killAllChildren();
+    killAllWorkers();
     void (servers?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
     setTimeout(() => process.exit(130), 5_000).unref();
   });
@@ -267,6 +297,12 @@ async function main(): Promise<void> {
       const o = { counts: scaleCounts, windowMs: scaleWindowMs, connections } as const;
       record("taskmanager-scale", await scaleBenchmark(o, ctx));
     }
+    if (wanted("stream-chain") && !interrupted) record("stream-chain", await streamChainBenchmark(ctx));
+    if (wanted("stream-shuffle") && !interrupted) record("stream-shuffle", await streamShuffleBenchmark(ctx));
+    if (wanted("stream-checkpoints") && !interrupted)
+      record("stream-checkpoints", await streamCheckpointsBenchmark(ctx));
+    if (wanted("stream-memory") && !interrupted)
+      record("stream-memory", await streamMemoryBenchmark(memorySeconds, ctx));
   } finally {
     load.stop();
     for (const co of coordinators) {
@@ -299,6 +335,7 @@ try {
 } catch (e: unknown) {
   log(`bench: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
   killAllChildren();
+  killAllWorkers();
   await servers?.stop().catch(() => {});
   process.exit(1);
 }

@@ -3,7 +3,9 @@
 import { ConfigError } from "../common/errors.ts";
 import { type Command, helpText, parseFlags } from "./args.ts";
 import { cancelCommand } from "./cancel.ts";
+import { chaosCommand } from "./chaos.ts";
 import { demoCommand } from "./demo.ts";
+import { drillCommand } from "./drill.ts";
 import { electCommand } from "./elect.ts";
 import { jobmanagerCommand } from "./jobmanager.ts";
 import { leaderCommand } from "./leader.ts";
@@ -24,6 +26,8 @@ const commands: readonly Command[] = [
   cancelCommand,
   savepointCommand,
   stopCommand,
+  drillCommand,
+  chaosCommand,
   overviewCommand,
   leaderCommand,
   localCommand,

@@ -119,9 +119,12 @@ export class PartitionStream {
         this.failStream(error);
         return;
       }
-      output.recycle();
+      // Spend the credit and send before recycling: recycle() can seal a waiting buffer, whose listener runs
+      // pump() again inside this one; that inner pump must see the credit spent and this buffer already sent
+      // (else it overdraws the consumer's credit and sends the newer buffer first).
       this.credit--;
       this.call.write({ buffer: bytes });
+      output.recycle();
       if (buffer[buffer.length - 1]?.kind === "end") {
         this.partition?.markDelivered(this.subpartition);
         this.finish();

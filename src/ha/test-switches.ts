@@ -10,6 +10,11 @@ export function disableStoreFencingForTests(): void {
   storeFencing = false;
 }
 
+/** Undoes disableStoreFencingForTests (a test process that ran a broken run and goes on). */
+export function restoreStoreFencingForTests(): void {
+  storeFencing = true;
+}
+
 /** False only after disableStoreFencingForTests(). */
 export function storeFencingEnabled(): boolean {
   return storeFencing;

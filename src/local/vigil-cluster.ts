@@ -8,6 +8,7 @@ import { startEtcd } from "./etcd.ts";
 import { spawnVigil, type VigilEvent, type VigilProcess } from "./processes.ts";
 import { Registration } from "./registry.ts";
 import { makeTempDir } from "./start.ts";
+import { TcpProxy } from "./tcp-proxy.ts";
 import { startZooKeeper } from "./zookeeper.ts";
 
 export interface LocalClusterOptions {
@@ -23,6 +24,14 @@ export interface LocalClusterOptions {
   /** Environment of the vigil processes (test-only switches). */
   readonly env?: NodeJS.ProcessEnv;
   readonly logLevel?: "debug" | "info" | "warn" | "error";
+  /** Members of the etcd cluster / ZooKeeper ensemble (default 1). */
+  readonly coordinatorMembers?: 1 | 3;
+  /**
+   * Each JobManager reaches each coordinator member through a TcpProxy of its own (see proxiesOf), so a fault
+   * can cut one JobManager off; TaskManagers and clients connect directly. JobManagers are then started with
+   * addJobManager() (a proxy must listen before the process gets its address).
+   */
+  readonly proxyCoordinator?: boolean;
 }
 
 /** One vigil process of the cluster and its name. */
@@ -46,6 +55,7 @@ export class LocalCluster {
   readonly storageDir: string;
   readonly #registration = new Registration("vigil local cluster");
   readonly #exited = new Map<Member, number>();
+  readonly #proxies = new Map<Member, readonly TcpProxy[]>();
   #coordinator: ServerCluster | undefined;
   #firstLeader: LeaderSighting | undefined;
   #jmCount = 0;
@@ -59,11 +69,12 @@ export class LocalCluster {
   static async start(options: LocalClusterOptions, timeoutMs = 30_000): Promise<LocalCluster> {
     const cluster = new LocalCluster(options);
     try {
+      const size = options.coordinatorMembers ?? 1;
       cluster.#coordinator =
         options.backend === "etcd"
-          ? await startEtcd({ members: 1 })
-          : await startZooKeeper({ servers: 1, tickTimeMs: 500 });
-      for (let i = 0; i < options.jobmanagers; i++) cluster.startJobManager();
+          ? await startEtcd({ members: size })
+          : await startZooKeeper({ servers: size, tickTimeMs: 500 });
+      await Promise.all(Array.from({ length: options.jobmanagers }, () => cluster.addJobManager()));
       for (let i = 0; i < options.taskmanagers; i++) cluster.startTaskManager();
       const leader = await cluster.waitForLeader(0n, timeoutMs);
       await cluster.waitForRegistrations(leader.epoch, timeoutMs);
@@ -90,9 +101,13 @@ export class LocalCluster {
     return this.coordinator.endpoints.join(",");
   }
 
-  /** --ha, --ha-endpoints and --cluster-id for any vigil command against this cluster. */
+  /** --ha, --ha-endpoints and --cluster-id for any vigil command against this cluster (direct endpoints). */
   haArgs(): string[] {
-    return ["--ha", this.options.backend, "--ha-endpoints", this.endpoints, "--cluster-id", this.clusterId];
+    return this.#haArgs(this.endpoints);
+  }
+
+  #haArgs(endpoints: string): string[] {
+    return ["--ha", this.options.backend, "--ha-endpoints", endpoints, "--cluster-id", this.clusterId];
   }
 
   /** The storage directory as the file:// URI the processes are given. */
@@ -113,9 +128,47 @@ export class LocalCluster {
     return this.members.filter((m) => m.role === role && !this.#exited.has(m));
   }
 
+  /** Starts a JobManager at once; with proxyCoordinator use addJobManager(), which this refuses. */
   startJobManager(name = `jm-${++this.#jmCount}`): Member {
+    if (this.options.proxyCoordinator) {
+      throw new Error(
+        `cannot start JobManager ${name} synchronously: this cluster proxies the coordinator, so its proxies ` +
+          "must listen first; use `await cluster.addJobManager()`",
+      );
+    }
+    return this.#startJobManager(name, this.endpoints);
+  }
+
+  /** Starts a JobManager, behind proxies of its own when the cluster proxies the coordinator. */
+  async addJobManager(name = `jm-${++this.#jmCount}`): Promise<Member> {
+    if (!this.options.proxyCoordinator) return this.#startJobManager(name, this.endpoints);
+    const proxies: TcpProxy[] = [];
+    try {
+      for (const [i, upstream] of this.coordinator.endpoints.entries()) {
+        proxies.push(await TcpProxy.start({ upstream, name: `${name} → ${this.coordinator.kind}-${i}` }));
+      }
+    } catch (e: unknown) {
+      await Promise.all(proxies.map((p) => p.close()));
+      throw e;
+    }
+    const member = this.#startJobManager(name, proxies.map((p) => p.address).join(","));
+    this.#proxies.set(member, proxies);
+    return member;
+  }
+
+  /**
+   * The proxies between a JobManager and the coordinator, in coordinator member order (index i in front of
+   * coordinator.endpoints[i]); empty without proxyCoordinator. Closed once the JobManager has exited.
+   */
+  proxiesOf(member: Member | string): readonly TcpProxy[] {
+    const m = typeof member === "string" ? this.members.find((x) => x.name === member) : member;
+    if (!m) throw new Error(`no member named ${String(member)} in this cluster`);
+    return this.#proxies.get(m) ?? [];
+  }
+
+  #startJobManager(name: string, endpoints: string): Member {
     const o = this.options;
-    return this.#spawn(name, "jobmanager", [
+    return this.#spawn(name, "jobmanager", endpoints, [
       "--ttl",
       String(o.ttlSeconds),
       ...(o.heartbeatIntervalSeconds !== undefined
@@ -128,14 +181,14 @@ export class LocalCluster {
   }
 
   startTaskManager(name = `tm-${++this.#tmCount}`): Member {
-    return this.#spawn(name, "taskmanager", ["--slots", String(this.options.slots)]);
+    return this.#spawn(name, "taskmanager", this.endpoints, ["--slots", String(this.options.slots)]);
   }
 
-  #spawn(name: string, role: Member["role"], extra: string[]): Member {
+  #spawn(name: string, role: Member["role"], endpoints: string, extra: string[]): Member {
     const proc = spawnVigil(
       [
         role,
-        ...this.haArgs(),
+        ...this.#haArgs(endpoints),
         "--name",
         name,
         "--storage-dir",
@@ -208,12 +261,15 @@ export class LocalCluster {
 
   #markExited(member: Member): void {
     if (!this.#exited.has(member)) this.#exited.set(member, Date.now());
+    // Nobody connects through them any more; close() is idempotent and never rejects.
+    for (const p of this.#proxies.get(member) ?? []) void p.close();
   }
 
-  /** Kills every vigil process, then the coordinator; removes every temporary directory. Idempotent. */
+  /** Kills every vigil process, then the proxies and the coordinator; removes every temp dir. Idempotent. */
   async stop(): Promise<void> {
     for (const m of this.members) m.proc.kill("SIGKILL");
     await Promise.all(this.members.map((m) => m.proc.exited()));
+    await Promise.all([...this.#proxies.values()].flat().map((p) => p.close()));
     await this.#coordinator?.stop();
     this.#registration.release();
   }

@@ -1,0 +1,3 @@
+import { describeChaosSuite } from "./chaos/suite.ts";
+
+describeChaosSuite("etcd");

@@ -22,21 +22,52 @@ export interface Percentiles {
   readonly n: number;
 }
 
+/** Faults after which a new leader must take over; the others (TaskManagers, a coordinator minority) must not. */
+const LEADER_FAULTS: ReadonlySet<string> = new Set([
+  "kill-leader",
+  "kill-all-jobmanagers",
+  "pause-leader",
+  "stop-leader",
+  "partition-leader",
+  "drop-replies",
+  "replay-stale-write",
+  "kill-coordinator-majority",
+]);
+
+/**
+ * Per fault kind: for leader faults the time to a leader published with a newer epoch and to a job RUNNING
+ * under one; for the other faults the time until a job that left RUNNING is RUNNING again. Each measured
+ * only until the next fault's inject, so a later fault's failover is never counted for this one.
+ */
 export function failoverStats(ops: readonly Op[], events: readonly ClusterEvent[]): FailoverRow[] {
   const byFault = new Map<string, { leader: number[]; running: number[]; samples: number }>();
-  for (const { invoke, completion } of pairs(ops.filter((o) => o.process === "nemesis"))) {
-    const value = completion?.value as { phase?: string; epoch?: string } | undefined;
-    if (completion?.type !== "ok" || value?.phase !== "inject" || value.epoch === undefined) continue;
+  const injects = pairs(ops.filter((o) => o.process === "nemesis")).filter(
+    (p) => p.completion?.type === "ok" && (p.completion.value as { phase?: string }).phase === "inject",
+  );
+  injects.forEach(({ invoke, completion }, i) => {
+    const value = completion!.value as { epoch?: string };
+    if (value.epoch === undefined) return;
     const epoch = BigInt(value.epoch);
+    const until = injects[i + 1]?.invoke.at ?? Infinity;
     const row = byFault.get(invoke.f) ?? { leader: [], running: [], samples: 0 };
     byFault.set(invoke.f, row);
     row.samples++;
-    const after = (e: ClusterEvent): boolean => Number(e["at"]) >= invoke.at && newer(e, epoch);
-    const published = events.find((e) => e["event"] === "published" && after(e));
-    if (published) row.leader.push(Number(published["at"]) - invoke.at);
-    const running = events.find((e) => e["event"] === "job-state" && e["state"] === "RUNNING" && after(e));
-    if (running) row.running.push(Number(running["at"]) - invoke.at);
-  }
+    const within = events.filter((e) => Number(e["at"]) >= invoke.at && Number(e["at"]) < until);
+    const since = (e: ClusterEvent | undefined): number | undefined =>
+      e === undefined ? undefined : Number(e["at"]) - invoke.at;
+    const states = within.filter((e) => e["event"] === "job-state");
+    let running: ClusterEvent | undefined;
+    if (LEADER_FAULTS.has(invoke.f)) {
+      const published = since(within.find((e) => e["event"] === "published" && newer(e, epoch)));
+      if (published !== undefined) row.leader.push(published);
+      running = states.find((e) => e["state"] === "RUNNING" && newer(e, epoch));
+    } else {
+      const left = states.findIndex((e) => e["state"] !== "RUNNING");
+      running = left < 0 ? undefined : states.slice(left).find((e) => e["state"] === "RUNNING");
+    }
+    const back = since(running);
+    if (back !== undefined) row.running.push(back);
+  });
   return [...byFault].map(([fault, r]) => ({
     fault,
     samples: r.samples,

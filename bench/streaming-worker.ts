@@ -16,7 +16,7 @@ import type { FunctionLookup } from "../src/runtime/streaming/operators.ts";
 import { RpcServer } from "../src/rpc/server.ts";
 import { ApplicationFunctions } from "../src/taskmanager/application-functions.ts";
 import { streamTaskRunner, taskBlobStore } from "../src/taskmanager/stream-task-runner.ts";
-import type { TaskHandle } from "../src/taskmanager/task-executor.ts";
+import type { TaskHandle } from "../src/taskmanager/task-runner.ts";
 import { DEFAULT_EXCHANGE_SETTINGS } from "../src/taskmanager/taskmanager.ts";
 import { benchFunctions, benchOperators, slowSinkTotal } from "./streaming-jobs.ts";
 import type { Counter, WorkerMessage, WorkerOp, WorkerOps, WorkerRequest } from "./streaming-protocol.ts";

@@ -1,27 +1,26 @@
 // One chaos run (Jepsen's `run!`): a local cluster built for the chosen faults, the workload's clients and the
 // nemesis stepping their generators side by side until the time limit, a final healing phase, the workload's
 // final reads, then every checker over the history, the processes' events and the final state. Everything it
-// saw goes to the output directory (history.jsonl, events.jsonl, verdict.json, report.html) so that a failing
-// run can be read and replayed: the seed fixes every random choice the harness makes.
-import { createWriteStream } from "node:fs";
-import { mkdir, readdir, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+// saw goes to the output directory (artefacts.ts) so that a failing run can be read and replayed: the seed
+// fixes every random choice the harness makes. How generators become operations: drive.ts; what is read at
+// the end: final-state.ts.
+import { mkdir } from "node:fs/promises";
 import { ClusterClient } from "../src/client/cluster-client.ts";
 import { monotonicNow, sleep } from "../src/common/clock.ts";
-import { describeCause } from "../src/common/errors.ts";
 import { silentLogger } from "../src/common/logger.ts";
 import { UNSAFE_ENV } from "../src/config/environment.ts";
 import { compileHaConfig } from "../src/config/ha-config.ts";
 import { disableStoreFencingForTests, restoreStoreFencingForTests } from "../src/ha/test-switches.ts";
+import { type OpCounts, recordHistory, writeArtefacts } from "./artefacts.ts";
 import { checkersFor, compose } from "./checkers/index.ts";
-import { type FailoverRow, failoverStats, failoverTable } from "./failover-stats.ts";
-import { type Generator, healAll, nemesisCycle, openFaults, timeLimit } from "./generator.ts";
-import { History, type ProcessId } from "./history.ts";
+import { driveClients, healNotBefore, nemesisDriver, phaseIs } from "./drive.ts";
+import { type FailoverRow, failoverStats } from "./failover-stats.ts";
+import { clusterEvents, readFinalState } from "./final-state.ts";
+import { healAll, nemesisCycle, openFaults, timeLimit } from "./generator.ts";
+import { History } from "./history.ts";
 import { ChaosCluster, type Fault, faultsFor, requirementsOf } from "./nemesis/index.ts";
 import { Random } from "./random.ts";
-import { renderReport } from "./report-html.ts";
-import { listStoreKeys } from "./store-dump.ts";
-import type { CheckBounds, ClusterEvent, FinalState, Validity, Verdict } from "./types.ts";
+import type { CheckBounds, Validity, Verdict } from "./types.ts";
 import { workloadFor } from "./workloads/index.ts";
 import type { Workload, WorkloadContext } from "./workloads/workload.ts";
 
@@ -58,7 +57,7 @@ export interface ChaosResult {
   readonly verdicts: readonly Verdict[];
   readonly failover: readonly FailoverRow[];
   readonly faultsInjected: number;
-  readonly ops: { readonly ok: number; readonly fail: number; readonly info: number };
+  readonly ops: OpCounts;
   readonly reportPath: string;
 }
 
@@ -127,8 +126,7 @@ async function run(options: ChaosOptions, parts: RunParts): Promise<ChaosResult>
   const history = new History();
   const origin = monotonicNow();
   const now = (): number => monotonicNow() - origin;
-  const historyFile = createWriteStream(join(options.out, "history.jsonl"));
-  history.onOp((op) => historyFile.write(JSON.stringify(op) + "\n"));
+  const closeHistory = recordHistory(history, options.out);
 
   const ctx: WorkloadContext = {
     client,
@@ -145,51 +143,24 @@ async function run(options: ChaosOptions, parts: RunParts): Promise<ChaosResult>
     PROGRESS_MS,
   );
   try {
-    const clients = sharedGenerator(timeLimit(options.timeLimitMs, workload.generator(options.timeLimitMs)));
+    const clients = timeLimit(options.timeLimitMs, workload.generator(options.timeLimitMs));
     const nemesisRandom = random.fork("nemesis");
     const nemesisGen = timeLimit(
       options.timeLimitMs,
       nemesisCycle(faults, { intervalMs: options.nemesisIntervalMs }),
     );
     const byName = new Map(faults.map((f) => [f.name, f]));
-    const nemesis = (g: Generator) =>
-      drive(g, { now, random: nemesisRandom, signal }, async (op) => {
-        const fault = byName.get(op.f)!;
-        const phaseOf = (op.value as { phase: "inject" | "heal" }).phase;
-        const invocation = history.invoke("nemesis", op.f, op.value);
-        try {
-          const nctx = { cluster, random: nemesisRandom, signal };
-          const info = phaseOf === "inject" ? await fault.inject(nctx) : await fault.heal(nctx);
-          invocation.ok({ phase: phaseOf, ...info });
-          options.progress(
-            `${phaseOf === "inject" ? "injected" : "healed"} ${op.f}: ${JSON.stringify(info)}`,
-          );
-        } catch (e: unknown) {
-          // Whether an inject that threw took effect is unknown: the final heal covers it either way.
-          invocation.info(e, { phase: phaseOf });
-          options.progress(`${op.f} ${phaseOf} failed: ${describeCause(e)}`);
-        }
-      });
-    const workers = Array.from({ length: workload.clients }, (_, i) =>
-      drive(clients, { now, random: ctx.random, signal }, async (op) => {
-        const invocation = history.invoke(i as ProcessId, op.f, op.value);
-        const c = await workload.perform(op, ctx);
-        if (c.type === "ok") invocation.ok(c.value);
-        else if (c.type === "fail") invocation.fail(c.error ?? "failed", c.value);
-        else invocation.info(c.error ?? "outcome unknown", c.value);
-      }),
+    const nemesis = nemesisDriver(
+      { cluster, faults: byName, history, progress: options.progress },
+      { now, random: nemesisRandom, signal },
     );
+    const workers = driveClients(clients, workload, ctx, history, now);
     await Promise.all([nemesis(nemesisGen), ...workers]);
 
     phase = "healing";
     const open = openFaults(history.ops());
     options.progress(`time limit reached; healing ${open.length === 0 ? "(nothing open)" : open.join(", ")}`);
-    // A fault injected just before the limit is still held as long as it would have been, or it means nothing
-    // (a leader paused for less than its TTL is not a failover).
-    const heldUntil = Math.max(
-      0,
-      ...open.map((name) => injectedAt(history, name) + holdMs(byName.get(name), options.nemesisIntervalMs)),
-    );
+    const heldUntil = healNotBefore(history, open, byName, options.nemesisIntervalMs);
     if (heldUntil > now()) await sleep(heldUntil - now(), signal);
     await nemesis(healAll(open));
     const settled = await cluster.settle({ timeoutMs: 4 * ttlMs + 20_000, signal });
@@ -202,7 +173,7 @@ async function run(options: ChaosOptions, parts: RunParts): Promise<ChaosResult>
     phase = "final reads";
     const finish = await workload.finish(ctx, 90_000);
     await sleep(3_000, signal); // cleanups of jobs that just ended (I10 judges only those older than its bound)
-    const final = await finalState(options, parts, finish.outputs);
+    const final = await readFinalState(options.backend, cluster, client, finish.outputs);
     for (const open of history.open()) open.info("the run ended with the operation still open");
 
     phase = "checking";
@@ -219,84 +190,18 @@ async function run(options: ChaosOptions, parts: RunParts): Promise<ChaosResult>
     const faultsInjected = history
       .ops()
       .filter((o) => o.process === "nemesis" && o.type === "ok" && phaseIs(o.value, "inject")).length;
-    await writeFile(join(options.out, "events.jsonl"), events.map((e) => JSON.stringify(e) + "\n").join(""));
-    await writeFile(
-      join(options.out, "verdict.json"),
-      JSON.stringify(
-        { overall, verdicts, failover, faultsInjected, ops, final, bounds, seed: options.seed },
-        jsonBigint,
-        2,
-      ),
-    );
-    const reportPath = join(options.out, "report.html");
-    await writeFile(
-      reportPath,
-      renderReport({
-        title: `vigil chaos: ${workload.name} on ${options.backend}`,
-        workload: workload.name,
-        backend: options.backend,
-        nemesis: options.nemesis,
-        seed: options.seed,
-        command: options.command,
-        verdicts,
-        overall,
-        failover: failoverTable(failover),
-        history: history.ops(),
-        events,
-        startedAt: history.startedAt,
-        endedAt: final.at,
-      }),
+    const { out, backend, nemesis: nemeses, seed, command } = options;
+    const reportPath = await writeArtefacts(
+      { out, workload: workload.name, backend, nemesis: nemeses, seed, command },
+      history,
+      events,
+      { overall, verdicts, failover, faultsInjected, ops, final, bounds },
     );
     return { overall, verdicts, failover, faultsInjected, ops, reportPath };
   } finally {
     clearInterval(ticker);
-    await new Promise<void>((resolve) => historyFile.end(resolve));
+    await closeHistory();
   }
-}
-
-/** One generator shared by several workers: whoever is free steps it (single-threaded, so no two at once). */
-function sharedGenerator(g: Generator): { current: Generator } {
-  return { current: g };
-}
-
-/**
- * Steps a generator (shared or not) and runs each op with `perform`, one at a time for this caller; sleeps as
- * told; returns when it is done or the signal aborts.
- */
-async function drive(
-  g: Generator | { current: Generator },
-  env: { readonly now: () => number; readonly random: Random; readonly signal: AbortSignal },
-  perform: (op: { readonly f: string; readonly value?: unknown }) => Promise<void>,
-): Promise<void> {
-  const holder = "current" in g ? g : { current: g };
-  while (!env.signal.aborted) {
-    const step = holder.current.step({ nowMs: env.now(), random: env.random });
-    if (step.kind === "done") return;
-    holder.current = step.next;
-    if (step.kind === "sleep") {
-      const wait = step.untilMs - env.now();
-      if (wait > 0) await sleep(wait, env.signal).catch(() => {});
-      continue;
-    }
-    await perform(step.op);
-  }
-}
-
-/** When the last inject of `fault` completed (history time), or -Infinity. */
-function injectedAt(history: History, fault: string): number {
-  const ops = history.ops();
-  for (let i = ops.length - 1; i >= 0; i--) {
-    const op = ops[i]!;
-    if (op.process === "nemesis" && op.f === fault && op.type !== "invoke" && phaseIs(op.value, "inject")) {
-      return op.time;
-    }
-  }
-  return -Infinity;
-}
-
-/** How long nemesisCycle holds a fault. */
-function holdMs(fault: Fault | undefined, intervalMs: number): number {
-  return Math.max(intervalMs, fault?.minDurationMs ?? 0);
 }
 
 function unsafeEnv(switches: readonly UnsafeSwitch[]): Record<string, string> {
@@ -319,41 +224,6 @@ function boundsFor(ttlMs: number, workload: Workload): CheckBounds {
   };
 }
 
-async function finalState(
-  options: ChaosOptions,
-  parts: RunParts,
-  outputs: FinalState["outputs"],
-): Promise<FinalState> {
-  const { client, cluster } = parts;
-  const jobs = await client
-    .listJobs({}, { timeoutMs: 15_000 })
-    .then((r) => r.jobs.map((j) => ({ job: j.jobId, state: j.state.replace(/^JOB_STATE_/, "") })))
-    .catch(() => undefined);
-  const storeKeys = await listStoreKeys(
-    options.backend,
-    cluster.coordinator.endpoints,
-    cluster.local.clusterId,
-  ).catch(() => undefined);
-  const blobs = await readdir(join(cluster.local.storageDir, "blobs")).catch((e: unknown) =>
-    (e as NodeJS.ErrnoException).code === "ENOENT" ? [] : undefined,
-  );
-  return { at: performance.timeOrigin + monotonicNow(), jobs, storeKeys, blobs, outputs };
-}
-
-/** Every event of every process, with its source, and an `exited` line for each process seen to end; by `at`. */
-function clusterEvents(cluster: ChaosCluster): ClusterEvent[] {
-  return cluster.local.members
-    .flatMap((m) => {
-      const events = m.proc.events.map((e) => ({ ...e, source: m.name, role: m.role }) as ClusterEvent);
-      const exitedAt = cluster.local.exitedAt(m);
-      if (exitedAt === undefined) return events;
-      // exitedAt is Date.now(); events use timeOrigin + performance.now(): the same wall scale.
-      return [...events, { event: "exited", at: exitedAt, source: m.name, role: m.role } as ClusterEvent];
-    })
-    .filter((e) => typeof e["at"] === "number" || typeof e["at"] === "string")
-    .sort((a, b) => Number(a["at"]) - Number(b["at"]));
-}
-
 function countOps(history: History): ChaosResult["ops"] {
   const ops = history.ops().filter((o) => o.process !== "nemesis");
   return {
@@ -361,10 +231,6 @@ function countOps(history: History): ChaosResult["ops"] {
     fail: ops.filter((o) => o.type === "fail").length,
     info: ops.filter((o) => o.type === "info").length,
   };
-}
-
-function phaseIs(value: unknown, phase: string): boolean {
-  return (value as { phase?: unknown } | undefined)?.phase === phase;
 }
 
 function progressLine(phase: string, nowMs: number, history: History, cluster: ChaosCluster): string {
@@ -380,8 +246,4 @@ function progressLine(phase: string, nowMs: number, history: History, cluster: C
     `${client.filter((o) => o.type === "info").length} info | leader ` +
     (leader ? `${leader.member.name} epoch ${leader.epoch}` : "none")
   );
-}
-
-function jsonBigint(_key: string, value: unknown): unknown {
-  return typeof value === "bigint" ? value.toString() : value;
 }

@@ -1,39 +1,38 @@
 // The checkpoint coordinator of one running job, on the leader JobManager (Flink's CheckpointCoordinator).
-// It triggers checkpoints at the sources periodically (interval, min pause, max concurrent), collects every
-// task's acknowledgement, makes the checkpoint durable (completion.ts: metadata blob, then the fenced
-// pointer), then tells every task it completed so that sinks commit. Failed, declined and timed-out
-// checkpoints are aborted: the tasks are told and the states acknowledged so far are deleted.
+// It triggers checkpoints at the sources periodically (interval, min pause, max concurrent; when and with
+// which id: periodic-trigger.ts, checkpoint-trigger.ts), collects every task's acknowledgement, and ends each
+// checkpoint (checkpoint-outcomes.ts): made durable (completion.ts: metadata blob, then the fenced pointer),
+// then every task is told it completed so that sinks commit. Failed, declined and timed-out checkpoints are
+// aborted: the tasks are told and the states acknowledged so far are deleted.
 //
 // Fencing: ids come from the fenced CheckpointIdCounter and every action first checks the leader session;
 // the session ending stops the coordinator. Threading: everything runs on the event loop; store and file
 // work is tracked so that stop() resolves only once none of it is left.
-import { monotonicNow } from "../common/clock.ts";
 import {
   CancelledError,
   DeadlineExceededError,
   describeCause,
   InternalError,
-  LeadershipLostError,
   LifecycleError,
-  StaleFenceError,
   UnavailableError,
 } from "../common/errors.ts";
 import type { EventSink } from "../common/events.ts";
 import type { Logger } from "../common/logger.ts";
-import { SerialQueue } from "../common/serial-queue.ts";
 import type { CheckpointMetadata, OperatorSubtaskState } from "../generated/records.ts";
 import type { LeaderSession } from "../ha/leader-session.ts";
 import type { CheckpointIdCounter } from "../ha/stores/checkpoint-id-counter.ts";
 import type { CompletedCheckpointStore } from "../ha/stores/completed-checkpoint-store.ts";
 import type { FileBlobStore } from "../storage/blob-store.ts";
 import { CheckpointFiles } from "./checkpoint-files.ts";
-import { completeCheckpoint } from "./completion.ts";
+import { CheckpointOutcomes, isLeadershipLoss } from "./checkpoint-outcomes.ts";
+import { CheckpointTrigger, triggerTargets } from "./checkpoint-trigger.ts";
 import type { CheckpointConfig } from "./config.ts";
 import { CheckpointFailureCounter } from "./failure-counter.ts";
 import type { CheckpointGateway, CheckpointTask } from "./gateway.ts";
 import { readLatestForRestore } from "./metadata.ts";
 import {
-  PendingCheckpoint,
+  describeCheckpoint,
+  type PendingCheckpoint,
   type SavepointResult,
   type SavepointTarget,
   stateRefs,
@@ -63,17 +62,11 @@ export interface CheckpointCoordinatorOptions {
 
 type State = "created" | "running" | "stopped";
 
-/** Aborted ids remembered so that their late acknowledgements' states can be deleted. */
-const REMEMBERED_ABORTS = 256;
-
 export class CheckpointCoordinator {
   private state: State = "created";
   private readonly pending = new Map<bigint, PendingCheckpoint>();
-  private readonly aborted: bigint[] = [];
-  /** Per task, the states of the newest completed checkpoint it acknowledged: a finished task's acks. */
-  private readonly lastCompleted = new Map<string, readonly OperatorSubtaskState[]>();
-  private readonly triggers = new SerialQueue();
-  private triggering = 0;
+  private readonly triggers: CheckpointTrigger;
+  private readonly outcomes: CheckpointOutcomes;
   private readonly failures: CheckpointFailureCounter;
   private readonly messenger: TaskMessenger;
   private readonly periodic: PeriodicTrigger;
@@ -81,24 +74,48 @@ export class CheckpointCoordinator {
   private readonly files: CheckpointFiles;
   private readonly logger: Logger;
   private readonly onRevoke = (): void => void this.stop();
-  /** Set while a stop-with-savepoint is in flight: no other checkpoint starts. */
-  private stopping: string | undefined;
   /** Aborts when the coordinator stops: ends the deliveries that retry. */
   private readonly stopped = new AbortController();
 
   constructor(private readonly options: CheckpointCoordinatorOptions) {
-    this.logger = options.logger.child({ job: options.jobId });
-    this.files = new CheckpointFiles(options.jobId, options.store, options.blobs, this.logger);
+    const { jobId, session, counter, store, blobs } = options;
+    this.logger = options.logger.child({ job: jobId });
+    this.files = new CheckpointFiles(jobId, store, blobs, this.logger);
     this.messenger = new TaskMessenger(options.gateway, this.logger);
     this.failures = new CheckpointFailureCounter(
       options.config.tolerableFailures,
       options.onFailureThreshold,
       this.logger,
     );
+    this.triggers = new CheckpointTrigger(
+      { jobId, session, counter },
+      {
+        assertRunning: (what) => this.assertRunning(what),
+        currentTasks: () => this.currentTasks(),
+        launch: (p) => this.launch(p),
+      },
+    );
     this.periodic = new PeriodicTrigger(options.config, {
-      ready: () => this.stopping === undefined && this.currentTasks().length > 0 && options.session.isValid(),
-      inFlight: () => this.triggering + this.pending.size,
+      ready: () => !this.triggers.stopping && this.currentTasks().length > 0 && session.isValid(),
+      inFlight: () => this.triggers.inFlight + this.pending.size,
       fire: () => this.track(this.triggerPeriodic()),
+    });
+    this.outcomes = new CheckpointOutcomes({
+      jobId,
+      session,
+      store,
+      blobs,
+      files: this.files,
+      messenger: this.messenger,
+      failures: this.failures,
+      periodic: this.periodic,
+      pending: this.pending,
+      running: () => this.state === "running",
+      stopped: this.stopped.signal,
+      endStop: (p) => this.triggers.endStop(p),
+      emit: (event, p, fields) => this.emit(event, p, fields),
+      track: (work) => this.track(work),
+      logger: this.logger,
     });
   }
 
@@ -140,7 +157,7 @@ export class CheckpointCoordinator {
       this.options.session.signal.removeEventListener("abort", this.onRevoke);
       for (const p of [...this.pending.values()]) {
         const reason = "the checkpoint coordinator stopped";
-        this.abort(p, reason, new CancelledError(`${this.describe(p)}: ${reason}`), false);
+        this.outcomes.abort(p, reason, new CancelledError(`${this.describe(p)}: ${reason}`), false);
       }
     }
     while (this.work.size > 0) await Promise.all(this.work);
@@ -156,7 +173,7 @@ export class CheckpointCoordinator {
    */
   async triggerSavepoint(target: SavepointTarget): Promise<SavepointResult> {
     this.options.session.assertLeader();
-    const pending = await this.trigger(target);
+    const pending = await this.triggers.trigger(target);
     return pending.result!;
   }
 
@@ -165,7 +182,7 @@ export class CheckpointCoordinator {
     if (this.state !== "running") return;
     const p = this.pending.get(checkpointId);
     if (p === undefined || p.phase !== "pending") {
-      if (p === undefined && this.aborted.includes(checkpointId)) {
+      if (p === undefined && this.outcomes.wasAborted(checkpointId)) {
         this.logger.info("late acknowledgement of an aborted checkpoint: deleting its states", {
           checkpoint: checkpointId,
           execution: executionId,
@@ -181,11 +198,11 @@ export class CheckpointCoordinator {
     }
     const result = p.acknowledge(executionId, states);
     if (result.kind === "accepted") {
-      if (p.fullyAcknowledged) this.track(this.complete(p));
+      if (p.fullyAcknowledged) this.track(this.outcomes.complete(p));
     } else if (result.kind === "invalid") {
       const reason = `task ${executionId} acknowledged unusable states: ${result.problem}`;
       this.track(this.files.deleteUnreferenced(stateRefs(states), this.describe(p)));
-      this.abort(p, reason, new InternalError(`${this.describe(p)}: ${reason}`), true);
+      this.outcomes.abort(p, reason, new InternalError(`${this.describe(p)}: ${reason}`), true);
     } else {
       this.logger.debug(`ignoring a ${result.kind} acknowledgement`, {
         checkpoint: checkpointId,
@@ -200,7 +217,7 @@ export class CheckpointCoordinator {
     const p = this.pending.get(checkpointId);
     if (p === undefined || !p.tasks.some((t) => t.executionId === executionId)) return;
     const why = `declined by task ${executionId}: ${reason}`;
-    this.abort(p, why, new InternalError(`${this.describe(p)}: ${why}`), true);
+    this.outcomes.abort(p, why, new InternalError(`${this.describe(p)}: ${why}`), true);
   }
 
   /**
@@ -218,66 +235,13 @@ export class CheckpointCoordinator {
   }
 
   private acknowledgeFinished(p: PendingCheckpoint, executionId: string): void {
-    const states = this.lastCompleted.get(executionId);
+    const states = this.outcomes.lastCompletedStates(executionId);
     if (states === undefined) {
       const reason = `task ${executionId} finished before any completed checkpoint included its state`;
-      this.abort(p, reason, new UnavailableError(`${this.describe(p)}: ${reason}`), false);
+      this.outcomes.abort(p, reason, new UnavailableError(`${this.describe(p)}: ${reason}`), false);
       return;
     }
     this.acknowledge(executionId, p.checkpointId, states);
-  }
-
-  private trigger(target?: SavepointTarget): Promise<PendingCheckpoint> {
-    this.triggering++;
-    return this.triggers.run(async () => {
-      let stopping = false;
-      try {
-        const { session, counter, jobId } = this.options;
-        const what = target ? "a savepoint" : "a checkpoint";
-        session.assertLeader();
-        this.assertRunning(what);
-        if (this.stopping !== undefined) {
-          throw new UnavailableError(
-            `job ${jobId}: cannot take ${what}: the job is stopping with ${this.stopping}`,
-          );
-        }
-        const tasks = this.currentTasks();
-        if (tasks.length === 0) {
-          throw new UnavailableError(
-            `job ${jobId}: cannot take ${what}: its tasks are not all running; retry once it runs`,
-          );
-        }
-        if (triggerTargets(tasks).length === 0) {
-          if (!tasks.some((t) => t.isSource)) {
-            throw new InternalError(
-              `job ${jobId}: cannot take ${what}: the running attempt has no source task`,
-            );
-          }
-          // Sources finished and the rest drains: nothing is left to snapshot until the job ends.
-          throw new UnavailableError(
-            `job ${jobId}: cannot take ${what}: every task finished or waits for its inputs to end`,
-          );
-        }
-        if (target?.stop) {
-          // No periodic checkpoint may follow the stop's barrier while it is in flight.
-          this.stopping = "a savepoint being taken";
-          stopping = true;
-        }
-        const id = await counter.getAndIncrement(session);
-        session.assertLeader();
-        this.assertRunning(what);
-        const now = new Set(this.currentTasks().map((t) => t.executionId));
-        if (!tasks.every((t) => now.has(t.executionId))) {
-          throw new UnavailableError(`job ${jobId}: cannot take ${what}: the job restarted meanwhile; retry`);
-        }
-        if (stopping) this.stopping = `savepoint ${id}`;
-        stopping = false;
-        return this.launch(new PendingCheckpoint(id, Date.now(), tasks, target));
-      } finally {
-        if (stopping) this.stopping = undefined;
-        this.triggering--;
-      }
-    });
   }
 
   private launch(p: PendingCheckpoint): PendingCheckpoint {
@@ -285,13 +249,13 @@ export class CheckpointCoordinator {
     this.pending.set(p.checkpointId, p);
     p.timeout = setTimeout(() => {
       const reason = `timed out after ${config.timeoutMs} ms with ${p.acknowledged} of ${p.tasks.length} tasks acknowledged`;
-      this.abort(p, reason, new DeadlineExceededError(`${this.describe(p)}: ${reason}`), true);
+      this.outcomes.abort(p, reason, new DeadlineExceededError(`${this.describe(p)}: ${reason}`), true);
     }, config.timeoutMs);
     this.emit("checkpoint-triggered", p);
     this.logger.debug(`triggered ${this.describe(p)}`, { epoch: session.epoch });
     this.messenger.trigger(p, triggerTargets(p.tasks), (executionId, e) => {
       const reason = `triggering it on task ${executionId} failed: ${describeCause(e)}`;
-      this.abort(p, reason, new UnavailableError(`${this.describe(p)}: ${reason}`, e), true);
+      this.outcomes.abort(p, reason, new UnavailableError(`${this.describe(p)}: ${reason}`, e), true);
     });
     for (const t of p.tasks) {
       if (t.finished && p.phase === "pending") this.acknowledgeFinished(p, t.executionId);
@@ -299,93 +263,9 @@ export class CheckpointCoordinator {
     return p;
   }
 
-  private async complete(p: PendingCheckpoint): Promise<void> {
-    p.phase = "completing";
-    clearTimeout(p.timeout);
-    const { jobId, session, store, blobs } = this.options;
-    const outcome = await completeCheckpoint({ jobId, session, store, blobs, files: this.files }, p);
-    this.pending.delete(p.checkpointId);
-    p.phase = "done";
-    if (outcome.kind === "failed") {
-      this.endStop(p);
-      this.emit("checkpoint-aborted", p, { reason: outcome.reason });
-      this.logger.warn(`${this.describe(p)} failed`, { reason: outcome.reason });
-      // When the pointer may exist the tasks must keep what they staged: a restore may still need it.
-      if (!outcome.outcomeUnknown) this.tellTasksAborted(p, outcome.reason);
-      const lost = isLeadershipLoss(outcome.cause);
-      p.reject(
-        lost
-          ? (outcome.cause as Error)
-          : new InternalError(`${this.describe(p)}: ${outcome.reason}`, outcome.cause),
-      );
-      if (!lost && !p.savepoint) this.failures.failed(outcome.reason);
-      this.periodic.wake();
-      return;
-    }
-    this.failures.succeeded();
-    this.periodic.completed();
-    const durationMs = Math.round(monotonicNow() - p.startedAt);
-    const path = outcome.path;
-    this.emit("checkpoint-completed", p, {
-      durationMs,
-      bytes: outcome.bytes,
-      ...(p.savepoint && { savepoint: true, path }),
-    });
-    this.logger.info(`completed ${this.describe(p)}`, { durationMs, bytes: outcome.bytes, path });
-    if (path !== undefined) p.resolve({ checkpointId: p.checkpointId, path });
-    if (p.committing) {
-      for (const t of p.tasks) {
-        const states = p.statesOf(t.executionId);
-        if (states !== undefined) this.lastCompleted.set(t.executionId, states);
-      }
-      for (const q of [...this.pending.values()]) {
-        if (q.savepoint || q.checkpointId > p.checkpointId || q.phase !== "pending") continue;
-        const reason = `subsumed by completed checkpoint ${p.checkpointId}`;
-        this.abort(q, reason, new CancelledError(`${this.describe(q)}: ${reason}`), false);
-      }
-      this.notifyComplete(p);
-      await this.files.discard(outcome.subsumed, outcome.retainedIds);
-    }
-  }
-
-  private notifyComplete(p: PendingCheckpoint): void {
-    if (this.state !== "running" || !this.options.session.isValid()) return;
-    // The stopped sources end only on this notification, and no later checkpoint will carry it: retry it.
-    const retryUntil = p.target?.stop ? this.stopped.signal : undefined;
-    this.track(this.messenger.notifyComplete(p, retryUntil));
-  }
-
-  /** A stop-with-savepoint that will not complete: periodic checkpoints go on (the tasks resume on abort). */
-  private endStop(p: PendingCheckpoint): void {
-    if (!p.target?.stop) return;
-    this.stopping = undefined;
-  }
-
-  /** Aborts a checkpoint that is still collecting acks: tells the tasks, deletes the acked states. */
-  private abort(p: PendingCheckpoint, reason: string, error: Error, countsAsFailure: boolean): void {
-    if (p.phase !== "pending") return;
-    p.phase = "done";
-    this.endStop(p);
-    clearTimeout(p.timeout);
-    this.pending.delete(p.checkpointId);
-    this.aborted.push(p.checkpointId);
-    if (this.aborted.length > REMEMBERED_ABORTS) this.aborted.shift();
-    this.emit("checkpoint-aborted", p, { reason });
-    this.logger.info(`aborted ${this.describe(p)}`, { reason });
-    this.tellTasksAborted(p, reason);
-    this.track(this.files.deleteUnreferenced(stateRefs(p.states()), this.describe(p)));
-    p.reject(error);
-    if (countsAsFailure && !p.savepoint) this.failures.failed(reason);
-    this.periodic.wake();
-  }
-
-  private tellTasksAborted(p: PendingCheckpoint, reason: string): void {
-    if (this.options.session.isValid()) this.messenger.abort(p, reason);
-  }
-
   private async triggerPeriodic(): Promise<void> {
     try {
-      await this.trigger();
+      await this.triggers.trigger();
     } catch (e: unknown) {
       if (this.state !== "running" || isLeadershipLoss(e) || e instanceof UnavailableError) return;
       this.logger.warn("could not trigger a checkpoint", { error: describeCause(e) });
@@ -400,7 +280,7 @@ export class CheckpointCoordinator {
     for (const p of [...this.pending.values()]) {
       if (p.phase !== "pending" || p.belongsTo(ids)) continue;
       const reason = tasks.length === 0 ? "the job's tasks stopped running" : "the job restarted";
-      this.abort(p, reason, new UnavailableError(`${this.describe(p)}: ${reason}`), false);
+      this.outcomes.abort(p, reason, new UnavailableError(`${this.describe(p)}: ${reason}`), false);
     }
     return tasks;
   }
@@ -422,7 +302,7 @@ export class CheckpointCoordinator {
   }
 
   private describe(p: PendingCheckpoint): string {
-    return `${p.savepoint ? "savepoint" : "checkpoint"} ${p.checkpointId} of job ${this.options.jobId}`;
+    return describeCheckpoint(p, this.options.jobId);
   }
 
   /** Tracks work that stop() waits for; it never rejects. */
@@ -434,21 +314,4 @@ export class CheckpointCoordinator {
       .finally(() => this.work.delete(tracked));
     this.work.add(tracked);
   }
-}
-
-/**
- * The tasks a checkpoint starts at (Flink's "tasks to trigger"): running sources, and running tasks all of
- * whose upstream tasks finished (their inputs ended, which counts as every later barrier).
- */
-function triggerTargets(tasks: readonly CheckpointTask[]): CheckpointTask[] {
-  const finished = new Set(tasks.filter((t) => t.finished).map((t) => t.executionId));
-  return tasks.filter(
-    (t) =>
-      !t.finished &&
-      (t.isSource || ((t.upstream?.length ?? 0) > 0 && t.upstream!.every((u) => finished.has(u)))),
-  );
-}
-
-function isLeadershipLoss(e: unknown): boolean {
-  return e instanceof LeadershipLostError || e instanceof StaleFenceError;
 }

@@ -136,6 +136,11 @@ function describeMismatch(task: CheckpointTask, states: readonly OperatorSubtask
   return undefined;
 }
 
+/** How messages and logs name a checkpoint: "checkpoint 7 of job j" or "savepoint 7 of job j". */
+export function describeCheckpoint(p: PendingCheckpoint, jobId: string): string {
+  return `${p.savepoint ? "savepoint" : "checkpoint"} ${p.checkpointId} of job ${jobId}`;
+}
+
 /** The state blobs that `states` reference. */
 export function stateRefs(states: readonly OperatorSubtaskState[]): BlobRef[] {
   return states.flatMap((s) => (s.state ? [s.state] : []));

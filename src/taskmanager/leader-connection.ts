@@ -19,7 +19,8 @@ import {
   DEFAULT_HEARTBEAT_TIMEOUT_MS,
   type Registration,
 } from "./registration.ts";
-import type { TaskExecutor, TaskStateChange } from "./task-executor.ts";
+import type { TaskExecutor } from "./task-executor.ts";
+import type { TaskStateChange } from "./task-lifecycle.ts";
 import {
   type ActiveRegistration as Active,
   cancelFrom,

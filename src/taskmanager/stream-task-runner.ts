@@ -19,7 +19,7 @@ import type { StreamOperatorRegistry } from "../runtime/streaming/registry.ts";
 import { runStreamTask, type StreamTask } from "../runtime/streaming/task.ts";
 import { FileBlobStore } from "../storage/blob-store.ts";
 import type { ApplicationFunctions } from "./application-functions.ts";
-import type { TaskHandle, TaskRunContext, TaskRunner } from "./task-executor.ts";
+import type { TaskHandle, TaskRunContext, TaskRunner } from "./task-runner.ts";
 
 export type CheckpointOutcome = { readonly states: OperatorSubtaskState[] } | { readonly reason: string };
 

@@ -11,7 +11,8 @@ import { silentLogger } from "../common/logger.ts";
 import { waitUntil } from "../ha/testing.ts";
 import { EpochFence } from "./epoch-fence.ts";
 import { type Registration, RegistrationFenceError } from "./registration.ts";
-import { TaskExecutor, type TaskStateChange } from "./task-executor.ts";
+import { TaskExecutor } from "./task-executor.ts";
+import type { TaskStateChange } from "./task-lifecycle.ts";
 import { ControlledTasks, taskDescriptor } from "./testing.ts";
 
 interface SetupOptions {

@@ -1,11 +1,9 @@
-// The TaskExecutor service of one TaskManager: the leader's commands (deploy, cancel) land here. Each command
-// passes the epoch fence first (a deposed leader is refused, with evidence), then must belong to the current
-// registration; tasks run through an injected runner with an AbortController, hold their slot until their code
-// has really stopped, and report every state change through a callback. Checkpoint commands go to the running
-// task's handle. Every wait for cancelled tasks has a
-// deadline (cancellation-watchdog.ts); a task still running at it is a fatal error.
-
-import type { SnapshotKind } from "../runtime/streaming/task.ts";
+// The TaskExecutor service of one TaskManager: the leader's commands (deploy, cancel, checkpoint) land here.
+// Each command passes the epoch fence first (a deposed leader is refused, with evidence; command-fence.ts), a
+// deploy must then belong to the current registration; tasks run through an injected runner (task-runner.ts),
+// hold their slot until their code has really stopped and report every state change (task-lifecycle.ts).
+// Checkpoint commands go to the running task's handle. Every wait for cancelled tasks has a deadline
+// (cancellation-watchdog.ts); a task still running at it is a fatal error.
 import { monotonicNow } from "../common/clock.ts";
 import {
   CancelledError,
@@ -23,8 +21,6 @@ import type {
   CheckpointNotification,
   DeployTaskRequest,
   DeployTaskResponse,
-  ExecutionState,
-  TaskDescriptor,
   TaskStatus,
   TriggerCheckpointRequest,
 } from "../generated/records.ts";
@@ -32,38 +28,20 @@ import type { TaskExecutorService } from "../generated/services.ts";
 import type { CallOptions } from "../rpc/call.ts";
 import { boundedCall } from "./bounded-call.ts";
 import { awaitStops, TaskCancellationTimeoutError } from "./cancellation-watchdog.ts";
+import { CommandFence } from "./command-fence.ts";
 import type { EpochFence } from "./epoch-fence.ts";
-import { type Registration, RegistrationFenceError } from "./registration.ts";
+import type { Registration } from "./registration.ts";
+import { RetiredExecutions } from "./retired-executions.ts";
 import { SlotTable } from "./slots.ts";
-
-/** What a runner gets to start one task. */
-export interface TaskRunContext {
-  readonly task: TaskDescriptor;
-  /** The epoch of the leader that deployed it (the deploy request's). */
-  readonly epoch: bigint;
-  /** Aborted = cancel: stop promptly (< 100 ms). */
-  readonly signal: AbortSignal;
-  /** Cumulative records (called at most ~10 times/s, and at the end). */
-  onRecords(total: number): void;
-}
-
-/** A started task: its outcome and its checkpoint commands (as runStreamTask's StreamTask). */
-export interface TaskHandle {
-  /** Resolves when it finished; rejects with the failure, or signal.reason when cancelled. */
-  readonly done: Promise<void>;
-  /** Never throws. */
-  triggerCheckpoint(checkpointId: bigint, timestampMs: number, kind: SnapshotKind): void;
-  notifyCheckpointComplete(checkpointId: bigint): void;
-  abortCheckpoint(checkpointId: bigint): void;
-}
-
-export type TaskRunner = (context: TaskRunContext) => TaskHandle;
-
-/** A task's new status, with the epoch of the leader that deployed it. */
-export interface TaskStateChange {
-  readonly epoch: bigint;
-  readonly status: TaskStatus;
-}
+import {
+  isTerminal,
+  newTask,
+  type Task,
+  TaskLifecycle,
+  type TaskStateChange,
+  taskStatus,
+} from "./task-lifecycle.ts";
+import type { TaskRunner } from "./task-runner.ts";
 
 export interface TaskExecutorOptions {
   /** This TaskManager's id, for messages. */
@@ -91,48 +69,22 @@ export interface TaskExecutorOptions {
   readonly events: EventSink;
 }
 
-type Terminal = "FINISHED" | "CANCELED" | "FAILED";
-
-interface Task {
-  readonly descriptor: TaskDescriptor;
-  readonly epoch: bigint;
-  readonly controller: AbortController;
-  /** Undefined only if the runner threw instead of returning a handle. */
-  handle: TaskHandle | undefined;
-  state: ExecutionState;
-  records: bigint;
-  error: string;
-  /** Resolves once the task's code has stopped and its slot is free; never rejects. */
-  stopped: Promise<void>;
-  /** Reported as not stopping by a cancellation deadline: no later wait waits for it again. */
-  fatal: boolean;
-}
-
-/**
- * Execution ids kept after they left the task table, so that a late or retried deploy never runs them:
- * "stopped" after a terminal task was reported (a retried deploy answers at once), "cancelled" when a cancel
- * arrived before the deploy (the deploy is refused). The oldest are forgotten past the limit.
- */
-const RETIRED_LIMIT = 4_096;
-type Retired = "stopped" | "cancelled";
-
-function isTerminal(state: ExecutionState): boolean {
-  return (
-    state === "EXECUTION_STATE_FINISHED" ||
-    state === "EXECUTION_STATE_CANCELED" ||
-    state === "EXECUTION_STATE_FAILED"
-  );
-}
-
 export class TaskExecutor implements TaskExecutorService {
   readonly slots: SlotTable;
   private readonly tasks = new Map<string, Task>();
-  private readonly retired = new Map<string, Retired>();
+  /** Execution ids kept after they left `tasks`, so that a late or retried deploy never runs them. */
+  private readonly retired = new RetiredExecutions();
+  private readonly commands: CommandFence;
+  private readonly lifecycle: TaskLifecycle;
   private closing = false;
   private fatalError: TaskCancellationTimeoutError | undefined;
 
   constructor(private readonly options: TaskExecutorOptions) {
     this.slots = new SlotTable(options.slots, options.id);
+    const { id, fence, registration, runTask, onStateChange, logger } = options;
+    const emit = (event: VigilEvent): void => this.emit(event);
+    this.commands = new CommandFence({ id, fence, registration, logger, emit });
+    this.lifecycle = new TaskLifecycle({ slots: this.slots, runTask, onStateChange, logger, emit });
   }
 
   /**
@@ -151,19 +103,19 @@ export class TaskExecutor implements TaskExecutorService {
       );
     }
     const what = `deploy ${task.executionId}`;
-    this.checkEpoch("deploy", task.executionId, request.epoch, what);
+    this.commands.checkEpoch("deploy", task.executionId, request.epoch, what);
     this.checkOpen(what);
     this.checkNotCancelled(request.epoch, task.executionId, what);
-    if (!this.fromCurrentRegistration(request)) {
+    if (!this.commands.fromCurrentRegistration(request)) {
       // The leader may deploy as soon as it has answered our registration, and its deploy can overtake that
       // answer (two connections): let a registration with its epoch that is still in flight settle first.
       await this.options.awaitRegistration(request.epoch, options?.signal);
       // Anything may have happened meanwhile: a newer leader, a close, a cancel of this very execution.
-      this.checkEpoch("deploy", task.executionId, request.epoch, what);
+      this.commands.checkEpoch("deploy", task.executionId, request.epoch, what);
       this.checkOpen(what);
       this.checkNotCancelled(request.epoch, task.executionId, what);
     }
-    this.checkRegistration(request, task.executionId, what);
+    this.commands.checkRegistration(request, task.executionId, what);
     if (this.tasks.has(task.executionId) || this.retired.has(task.executionId)) return {};
     const head = task.chain[0];
     if (!head) throw new InvalidArgumentError(`${what}: the task's chain has no vertex`);
@@ -172,11 +124,13 @@ export class TaskExecutor implements TaskExecutorService {
       // started now would run without the leader knowing of it.
       const detail =
         "the caller gave up (its deadline passed or it cancelled the call) before the task started";
-      this.reject("deploy", task.executionId, request.epoch, "caller-gave-up", detail);
+      this.commands.reject("deploy", task.executionId, request.epoch, "caller-gave-up", detail);
       throw new CancelledError(`${what}: refused: ${detail}; nothing was started`);
     }
     this.slots.reserve(task.slot, task.executionId);
-    this.run(task, request.epoch);
+    const started = newTask(task, request.epoch);
+    this.tasks.set(task.executionId, started);
+    this.lifecycle.start(started);
     return {};
   }
 
@@ -188,10 +142,10 @@ export class TaskExecutor implements TaskExecutorService {
    */
   async cancelTask(request: CancelTaskRequest, options?: CallOptions): Promise<CancelTaskResponse> {
     const what = `cancel ${request.executionId}`;
-    this.checkEpoch("cancel", request.executionId, request.epoch, what);
+    this.commands.checkEpoch("cancel", request.executionId, request.epoch, what);
     const task = this.tasks.get(request.executionId);
     if (!task) {
-      if (!this.retired.has(request.executionId)) this.remember(request.executionId, "cancelled");
+      if (!this.retired.has(request.executionId)) this.retired.remember(request.executionId, "cancelled");
       return { state: "EXECUTION_STATE_CANCELED" };
     }
     const reason = `cancelled by the leader of epoch ${request.epoch}`;
@@ -214,7 +168,7 @@ export class TaskExecutor implements TaskExecutorService {
    */
   async triggerCheckpoint(request: TriggerCheckpointRequest): Promise<CheckpointCommandResponse> {
     const what = `trigger checkpoint ${request.checkpointId} of ${request.executionId}`;
-    this.checkEpoch("checkpoint", request.executionId, request.epoch, what);
+    this.commands.checkEpoch("checkpoint", request.executionId, request.epoch, what);
     const task = this.tasks.get(request.executionId);
     if (task === undefined || task.epoch !== request.epoch) {
       throw new NotFoundError(
@@ -228,14 +182,14 @@ export class TaskExecutor implements TaskExecutorService {
 
   async notifyCheckpointComplete(request: CheckpointNotification): Promise<CheckpointCommandResponse> {
     const what = `checkpoint ${request.checkpointId} complete`;
-    this.checkEpoch("checkpoint", request.executionId, request.epoch, what);
+    this.commands.checkEpoch("checkpoint", request.executionId, request.epoch, what);
     this.taskOf(request)?.handle?.notifyCheckpointComplete(request.checkpointId);
     return {};
   }
 
   async abortCheckpoint(request: CheckpointNotification): Promise<CheckpointCommandResponse> {
     const what = `abort checkpoint ${request.checkpointId}`;
-    this.checkEpoch("checkpoint", request.executionId, request.epoch, what);
+    this.commands.checkEpoch("checkpoint", request.executionId, request.epoch, what);
     this.taskOf(request)?.handle?.abortCheckpoint(request.checkpointId);
     return {};
   }
@@ -256,7 +210,7 @@ export class TaskExecutor implements TaskExecutorService {
 
   /** Every task of `epoch` still held (running, or terminal and not yet retired), for a heartbeat. */
   statuses(epoch: bigint): TaskStatus[] {
-    return [...this.tasks.values()].filter((t) => t.epoch === epoch).map((t) => this.status(t));
+    return [...this.tasks.values()].filter((t) => t.epoch === epoch).map(taskStatus);
   }
 
   /**
@@ -307,93 +261,10 @@ export class TaskExecutor implements TaskExecutorService {
   }
 
   private checkNotCancelled(epoch: bigint, execution: string, what: string): void {
-    if (this.retired.get(execution) !== "cancelled") return;
+    if (!this.retired.cancelledBeforeDeploy(execution)) return;
     const detail = `execution ${execution} was cancelled before it was deployed; deploy a new attempt instead`;
-    this.reject("deploy", execution, epoch, "cancelled-before-deploy", detail);
+    this.commands.reject("deploy", execution, epoch, "cancelled-before-deploy", detail);
     throw new CancelledError(`${what}: refused: ${detail}`);
-  }
-
-  private checkEpoch(
-    command: "deploy" | "cancel" | "checkpoint",
-    execution: string,
-    epoch: bigint,
-    what: string,
-  ): void {
-    try {
-      this.options.fence.check(epoch, what);
-    } catch (e: unknown) {
-      this.reject(command, execution, epoch, "stale-epoch", describeCause(e));
-      throw e;
-    }
-  }
-
-  private fromCurrentRegistration(request: DeployTaskRequest): boolean {
-    const current = this.options.registration();
-    return current?.epoch === request.epoch && current.registrationId === request.registrationId;
-  }
-
-  private checkRegistration(request: DeployTaskRequest, execution: string, what: string): void {
-    if (this.fromCurrentRegistration(request)) return;
-    const current = this.options.registration();
-    const me = `taskmanager ${this.options.id}`;
-    const [reason, detail] = !current
-      ? ["not-registered", `${me} is not registered with any leader now (it is registering)`]
-      : current.epoch !== request.epoch
-        ? [
-            "not-registered",
-            `${me} is not registered with the leader of epoch ${request.epoch} (its registration is with epoch ${current.epoch}); it registers with the newest leader it learns of`,
-          ]
-        : [
-            "registration-mismatch",
-            `registration ${JSON.stringify(request.registrationId)} is not the current registration ${JSON.stringify(current.registrationId)} of ${me}`,
-          ];
-    this.reject("deploy", execution, request.epoch, reason, detail);
-    throw new RegistrationFenceError(request.epoch, request.registrationId, what, detail);
-  }
-
-  private reject(command: string, execution: string, epoch: bigint, reason: string, message: string): void {
-    const highest = this.options.fence.highest;
-    this.options.logger.warn(`refused ${command} ${execution}: ${message}`, { epoch, highest });
-    this.emit({ event: "command-rejected", command, execution, epoch, highest, reason });
-  }
-
-  private run(descriptor: TaskDescriptor, epoch: bigint): void {
-    const controller = new AbortController();
-    const task: Task = {
-      descriptor,
-      epoch,
-      controller,
-      handle: undefined,
-      state: "EXECUTION_STATE_RUNNING",
-      records: 0n,
-      error: "",
-      stopped: Promise.resolve(),
-      fatal: false,
-    };
-    this.tasks.set(descriptor.executionId, task);
-    const context: TaskRunContext = {
-      task: descriptor,
-      epoch,
-      signal: controller.signal,
-      onRecords: (total) => {
-        if (Number.isFinite(total) && total >= 0) task.records = BigInt(Math.trunc(total));
-      },
-    };
-    let running: Promise<void>;
-    try {
-      task.handle = this.options.runTask(context);
-      running = task.handle.done;
-    } catch (e: unknown) {
-      running = Promise.reject(e);
-    }
-    this.options.logger.info("task running", { execution: descriptor.executionId, epoch });
-    this.emit({ event: "task-running", ...this.identity(task) });
-    this.changed(task);
-    task.stopped = running.then(
-      () => this.stopped(task, "FINISHED"),
-      (e: unknown) =>
-        controller.signal.aborted ? this.stopped(task, "CANCELED") : this.stopped(task, "FAILED", e),
-    );
   }
 
   /**
@@ -402,13 +273,7 @@ export class TaskExecutor implements TaskExecutorService {
    * now, or reported by an earlier wait, which this one does not wait for again).
    */
   private async stopAll(tasks: readonly Task[], reason: string, deadline: number): Promise<Task[]> {
-    for (const task of tasks) {
-      if (!isTerminal(task.state) && !task.controller.signal.aborted) {
-        task.state = "EXECUTION_STATE_CANCELING";
-        task.controller.abort(new CancelledError(`task ${task.descriptor.executionId}: ${reason}`));
-        this.changed(task);
-      }
-    }
+    for (const task of tasks) this.lifecycle.cancel(task, reason);
     const start = monotonicNow();
     const late = await awaitStops(
       tasks.filter((t) => !t.fatal),
@@ -436,35 +301,6 @@ export class TaskExecutor implements TaskExecutorService {
     }
   }
 
-  private stopped(task: Task, state: Terminal, cause?: unknown): void {
-    task.state = `EXECUTION_STATE_${state}`;
-    if (state === "FAILED") task.error = describeCause(cause);
-    this.slots.release(task.descriptor.slot, task.descriptor.executionId);
-    const fields = { execution: task.descriptor.executionId, epoch: task.epoch, state };
-    if (state === "FAILED") this.options.logger.warn("task failed", { ...fields, error: task.error });
-    else this.options.logger.info("task stopped", fields);
-    this.emit({
-      event: "task-stopped",
-      ...this.identity(task),
-      state,
-      ...(state === "FAILED" ? { error: task.error } : {}),
-    });
-    this.changed(task);
-  }
-
-  /** The fields task-running and task-stopped share (epoch last, as in the design). */
-  private identity(task: Task): Record<string, unknown> {
-    const d = task.descriptor;
-    return {
-      job: d.jobId,
-      execution: d.executionId,
-      vertex: d.chain[0]?.id ?? "",
-      subtask: d.subtask,
-      attempt: d.attempt,
-      epoch: task.epoch,
-    };
-  }
-
   /** A throwing sink must not leave a task's stop unreported or its `stopped` promise rejected. */
   private emit(event: VigilEvent): void {
     try {
@@ -474,33 +310,8 @@ export class TaskExecutor implements TaskExecutorService {
     }
   }
 
-  private changed(task: Task): void {
-    try {
-      this.options.onStateChange({ epoch: task.epoch, status: this.status(task) });
-    } catch (e: unknown) {
-      this.options.logger.error("task state listener threw", { error: describeCause(e) });
-    }
-  }
-
-  private status(task: Task): TaskStatus {
-    return {
-      executionId: task.descriptor.executionId,
-      state: task.state,
-      records: task.records,
-      error: task.error,
-    };
-  }
-
   private forget(executionId: string): void {
     this.tasks.delete(executionId);
-    this.remember(executionId, "stopped");
-  }
-
-  private remember(executionId: string, how: Retired): void {
-    this.retired.set(executionId, how);
-    if (this.retired.size > RETIRED_LIMIT) {
-      const oldest = this.retired.keys().next();
-      if (!oldest.done) this.retired.delete(oldest.value);
-    }
+    this.retired.remember(executionId, "stopped");
   }
 }

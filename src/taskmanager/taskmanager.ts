@@ -29,7 +29,8 @@ import { EpochFence } from "./epoch-fence.ts";
 import { LeaderConnection } from "./leader-connection.ts";
 import { DEFAULT_HEARTBEAT_TIMEOUT_MS } from "./registration.ts";
 import { streamTaskRunner } from "./stream-task-runner.ts";
-import { TaskExecutor, type TaskRunner } from "./task-executor.ts";
+import { TaskExecutor } from "./task-executor.ts";
+import type { TaskRunner } from "./task-runner.ts";
 
 /** The data exchange's buffers (defaults in DEFAULT_EXCHANGE_SETTINGS). */
 export interface ExchangeSettings {

@@ -19,7 +19,7 @@ import type { ResourceManagerService } from "../generated/services.ts";
 import type { LeaderContender } from "../ha/leader-election-service.ts";
 import type { LeaderSession } from "../ha/leader-session.ts";
 import type { CallOptions } from "../rpc/call.ts";
-import type { TaskHandle, TaskRunContext } from "./task-executor.ts";
+import type { TaskHandle, TaskRunContext } from "./task-runner.ts";
 
 /** A leader's ResourceManager as a TaskManager sees it. Answers with `epoch`, set when its contender is granted. */
 export class FakeResourceManager implements ResourceManagerService {

@@ -165,6 +165,12 @@ function leaderLanes(events: readonly ClusterEvent[], end: number): Lane[] {
       .slice(i + 1)
       .find((r) => r.event === "revoked" && r.source === e.source && text(r.epoch) === epoch);
     const from = e.at as number;
+    // Without a revoke the leadership ended no later than its process (a kill) or the next grant elsewhere.
+    const exited = events.slice(i + 1).find((r) => r.event === "exited" && r.source === e.source);
+    const superseded = events.slice(i + 1).find((r) => r.event === "granted" && r.source !== e.source);
+    const endedBy = [exited, superseded]
+      .filter((r) => r !== undefined)
+      .sort((a, b) => (a.at as number) - (b.at as number))[0];
     const bar: Bar = revoke
       ? {
           from,
@@ -173,14 +179,22 @@ function leaderLanes(events: readonly ClusterEvent[], end: number): Lane[] {
           title: `${e.source} led epoch ${epoch} from ${clock(from)} to ${clock(revoke.at as number)} (revoked: ${text(revoke.reason) ?? "no reason"})`,
           label: `${epoch} · ${e.source}`,
         }
-      : {
-          from,
-          to: end,
-          fill: colourOf(e.source),
-          title: `${e.source} granted epoch ${epoch} at ${clock(from)}; no revoke seen (still leading, or killed)`,
-          label: `${epoch} · ${e.source}`,
-          faint: true,
-        };
+      : endedBy
+        ? {
+            from,
+            to: endedBy.at as number,
+            fill: colourOf(e.source),
+            title: `${e.source} led epoch ${epoch} from ${clock(from)}; no revoke seen: ${endedBy.event === "exited" ? "its process exited" : `${endedBy.source} was granted`} at ${clock(endedBy.at as number)}`,
+            label: `${epoch} · ${e.source}`,
+            faint: true,
+          }
+        : {
+            from,
+            to: end,
+            fill: colourOf(e.source),
+            title: `${e.source} granted epoch ${epoch} at ${clock(from)}; no revoke seen (still leading)`,
+            label: `${epoch} · ${e.source}`,
+          };
     lanes.push({ epoch, lane: { label: `epoch ${epoch} · ${e.source}`, bars: [bar] } });
   }
   return lanes.sort((a, b) => compareEpochs(a.epoch, b.epoch)).map((l) => l.lane);

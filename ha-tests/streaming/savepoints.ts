@@ -3,10 +3,11 @@
 // output must be an exactly-once prefix (every key's seqs 1..m, nothing uncommitted left behind); at the end
 // the output of both jobs together must be exactly-once and complete, and the resumed job must have started
 // from the savepoint, not from nothing. Runs on every backend (etcd-savepoints.test.ts, zookeeper-…).
-import { readdir, readFile } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SAVEPOINT_METADATA_FILE } from "../../src/checkpoint/savepoint-directory.ts";
+import { committedLines, uncommittedFiles } from "../../src/local/committed-output.ts";
 import { checkKeyedCountOutput } from "../../src/local/keyed-count-check.ts";
 import { spawnVigil } from "../../src/local/processes.ts";
 import { StreamingCluster } from "./streaming-cluster.ts";
@@ -103,13 +104,7 @@ export function describeSavepoints(backend: "etcd" | "zookeeper"): void {
 }
 
 async function committed(dir: string): Promise<{ lines: string[]; hidden: string[] }> {
-  const names = await readdir(dir);
-  const lines: string[] = [];
-  for (const name of names.filter((n) => !n.startsWith(".")).sort()) {
-    for (const line of (await readFile(join(dir, name), "utf8")).split("\n"))
-      if (line !== "") lines.push(line);
-  }
-  return { lines, hidden: names.filter((n) => n.startsWith(".")) };
+  return { lines: await committedLines(dir), hidden: await uncommittedFiles(dir) };
 }
 
 /** Every key's seqs are exactly 1..m, each once (an exactly-once prefix of the run). */

@@ -2,8 +2,7 @@
 // directory; names starting with a dot are uncommitted) must hold, for every key, the lines "key,1" …
 // "key,n" each exactly once, and N lines in all. A lost record shows as a missing seq or a short total, a
 // replayed one as a duplicate, and state restored from the wrong checkpoint as a gap or a repeat.
-import { readdir, readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { committedLines } from "./committed-output.ts";
 
 export interface KeyedCountExpectation {
   /** N: the records of the run. */
@@ -27,16 +26,7 @@ export async function checkKeyedCountOutput(
   dir: string,
   expected: KeyedCountExpectation,
 ): Promise<KeyedCountReport> {
-  const files = (await readdir(dir, { withFileTypes: true }))
-    .filter((e) => e.isFile() && !e.name.startsWith("."))
-    .map((e) => e.name)
-    .sort();
-  const lines: string[] = [];
-  for (const f of files) {
-    const text = await readFile(join(dir, f), "utf8");
-    for (const line of text.split("\n")) if (line !== "") lines.push(line);
-  }
-  return checkKeyedCountLines(lines, expected);
+  return checkKeyedCountLines(await committedLines(dir), expected);
 }
 
 /**

@@ -5,8 +5,10 @@
 // times must have the lines "word,1" … "word,n", each exactly once, and no other word any line. A lost
 // record shows as a missing count, a replayed one as a duplicate, counts restored from the wrong checkpoint as
 // a repeat or a gap, and a tokenizer that disagrees with this one as foreign words.
+import { committedLines, visibleFiles } from "./committed-output.ts";
+
 import { randomUUID } from "node:crypto";
-import { readdir, readFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { register as registerTsx } from "tsx/esm/api";
@@ -53,15 +55,6 @@ export async function countWords(dir: string, words: Tokenizer): Promise<Map<str
 }
 
 /** The non-empty lines of the committed (visible) files of a file sink's directory, file by file in name order. */
-export async function committedLines(dir: string): Promise<string[]> {
-  const lines: string[] = [];
-  for (const file of await visibleFiles(dir)) {
-    for (const line of (await readFile(join(dir, file), "utf8")).split("\n"))
-      if (line !== "") lines.push(line);
-  }
-  return lines;
-}
-
 /**
  * Checks "word,count" lines against the input's word totals: each word's counts are exactly 1..(its total),
  * each once; no word outside the input; as many lines as word occurrences in all.
@@ -140,13 +133,6 @@ export async function importTokenizer(applicationFile: string): Promise<Tokenize
 }
 
 /** Regular files not starting with a dot, in name order (what source.files reads, and what a sink committed). */
-async function visibleFiles(dir: string): Promise<string[]> {
-  return (await readdir(dir, { withFileTypes: true }))
-    .filter((e) => e.isFile() && !e.name.startsWith("."))
-    .map((e) => e.name)
-    .sort();
-}
-
 function listed(items: readonly (string | number)[]): string {
   const shown = items.slice(0, 5).join(", ");
   return items.length > 5 ? `${shown} (and ${items.length - 5} more)` : shown;

@@ -138,7 +138,9 @@ describe("renderReport", () => {
     }
     expect(html).toContain("jm-2 led epoch 2 from 10:00:04.500 to 10:00:16.000");
     // Killed (no revoke): its bar ends where the next leader was granted.
-    expect(html).toContain("jm-1 led epoch 1 from 10:00:00.500; no revoke seen: jm-2 was granted at 10:00:04.500");
+    expect(html).toContain(
+      "jm-1 led epoch 1 from 10:00:00.500; no revoke seen: jm-2 was granted at 10:00:04.500",
+    );
     expect(html).toContain("kill-leader: injected 10:00:02.000 (ok), healed 10:00:07.500");
     expect(html).toContain("pause-leader: injected 10:00:13.000 (ok), never healed");
     expect(html).toContain("job j1 checkpoint 2 completed at 10:00:06.000 (epoch 2, jm-2, 35 ms)");

@@ -5,7 +5,7 @@
 // their late acknowledgements can be deleted too. Either way the checkpoint leaves the pending table, its
 // caller's promise settles, the failure count moves and a held-back periodic trigger may go.
 import { monotonicNow } from "../common/clock.ts";
-import { CancelledError, InternalError, LeadershipLostError, StaleFenceError } from "../common/errors.ts";
+import { CancelledError, InternalError, isLeadershipLoss } from "../common/errors.ts";
 import type { Logger } from "../common/logger.ts";
 import type { OperatorSubtaskState } from "../generated/records.ts";
 import type { LeaderSession } from "../ha/leader-session.ts";
@@ -143,9 +143,4 @@ export class CheckpointOutcomes {
   private describe(p: PendingCheckpoint): string {
     return describeCheckpoint(p, this.options.jobId);
   }
-}
-
-/** Errors that mean this leader lost its leadership: not the checkpoint's fault, so not counted as failures. */
-export function isLeadershipLoss(e: unknown): boolean {
-  return e instanceof LeadershipLostError || e instanceof StaleFenceError;
 }

@@ -13,6 +13,7 @@ import {
   DeadlineExceededError,
   describeCause,
   InternalError,
+  isLeadershipLoss,
   LifecycleError,
   UnavailableError,
 } from "../common/errors.ts";
@@ -24,7 +25,7 @@ import type { CheckpointIdCounter } from "../ha/stores/checkpoint-id-counter.ts"
 import type { CompletedCheckpointStore } from "../ha/stores/completed-checkpoint-store.ts";
 import type { FileBlobStore } from "../storage/blob-store.ts";
 import { CheckpointFiles } from "./checkpoint-files.ts";
-import { CheckpointOutcomes, isLeadershipLoss } from "./checkpoint-outcomes.ts";
+import { CheckpointOutcomes } from "./checkpoint-outcomes.ts";
 import { CheckpointTrigger, triggerTargets } from "./checkpoint-trigger.ts";
 import type { CheckpointConfig } from "./config.ts";
 import { CheckpointFailureCounter } from "./failure-counter.ts";

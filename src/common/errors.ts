@@ -221,3 +221,11 @@ export function fileReadFailure(e: unknown): string {
   if (code === "EACCES") return "permission denied";
   return e instanceof Error ? e.message : String(e);
 }
+
+/**
+ * This process's leadership is gone: refused locally (LeadershipLostError) or by the store (StaleFenceError).
+ * Callers stop acting and, facing a client, answer NOT_LEADER; it is never the failure of what was attempted.
+ */
+export function isLeadershipLoss(e: unknown): boolean {
+  return e instanceof LeadershipLostError || e instanceof StaleFenceError;
+}

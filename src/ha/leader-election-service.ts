@@ -5,7 +5,7 @@
 //   - grant and revoke alternate, and a revoke always names the session that was granted;
 //   - the leader information is published only after the contender confirmed the session, and only while
 //     that session is still current; information that differs from what we published is corrected.
-import { LeadershipLostError, LifecycleError, StaleFenceError } from "../common/errors.ts";
+import { isLeadershipLoss, LeadershipLostError, LifecycleError } from "../common/errors.ts";
 import type { Logger } from "../common/logger.ts";
 import { SerialQueue } from "../common/serial-queue.ts";
 import type { LeaderElectionDriver, LeaderInfo } from "./election-driver.ts";
@@ -175,7 +175,7 @@ export class LeaderElectionService {
       return true;
     } catch (e: unknown) {
       // A lost session is followed by its revoke; anything else is reported and retried while it lasts.
-      if (e instanceof LeadershipLostError || e instanceof StaleFenceError) return false;
+      if (isLeadershipLoss(e)) return false;
       this.contender?.handleError(e instanceof Error ? e : new Error(String(e)));
       const delay = this.publishRetryMs;
       this.publishRetryMs = Math.min(delay * 2, PUBLISH_RETRY_MAX_MS);

@@ -7,10 +7,9 @@ import {
   AlreadyExistsError,
   describeCause,
   InvalidArgumentError,
-  LeadershipLostError,
+  isLeadershipLoss,
   NotFoundError,
   NotLeaderError,
-  StaleFenceError,
 } from "../common/errors.ts";
 import {
   type CancelJobResponse,
@@ -275,7 +274,7 @@ export class Dispatcher implements DispatcherService, LeaderContender {
       });
       return { path, checkpointId, state: job.summary().state };
     } catch (e: unknown) {
-      if (e instanceof LeadershipLostError || e instanceof StaleFenceError) throw this.notLeader();
+      if (isLeadershipLoss(e)) throw this.notLeader();
       throw e;
     }
   }
@@ -321,7 +320,7 @@ export class Dispatcher implements DispatcherService, LeaderContender {
     try {
       return await context.writes.run(action);
     } catch (e: unknown) {
-      if (e instanceof LeadershipLostError || e instanceof StaleFenceError) throw this.notLeader();
+      if (isLeadershipLoss(e)) throw this.notLeader();
       throw e;
     }
   }

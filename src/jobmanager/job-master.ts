@@ -13,8 +13,7 @@ import { monotonicNow, sleep } from "../common/clock.ts";
 import {
   AlreadyExistsError,
   InvalidArgumentError,
-  LeadershipLostError,
-  StaleFenceError,
+  isLeadershipLoss,
   UnavailableError,
 } from "../common/errors.ts";
 import type { EventSink } from "../common/events.ts";
@@ -353,7 +352,7 @@ export class JobMaster {
       try {
         return await action();
       } catch (e: unknown) {
-        if (e instanceof LeadershipLostError || e instanceof StaleFenceError) throw e;
+        if (isLeadershipLoss(e)) throw e;
         this.options.logger.warn(`job ${this.jobId}: could not ${what}; retrying`, { error: describe(e) });
         await sleep(delay, this.signal);
       }

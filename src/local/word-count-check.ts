@@ -5,7 +5,8 @@
 // times must have the lines "word,1" … "word,n", each exactly once, and no other word any line. A lost
 // record shows as a missing count, a replayed one as a duplicate, counts restored from the wrong checkpoint as
 // a repeat or a gap, and a tokenizer that disagrees with this one as foreign words.
-import { committedLines, visibleFiles } from "./committed-output.ts";
+import { inputFiles } from "../runtime/streaming/source-files.ts";
+import { committedLines } from "./committed-output.ts";
 
 import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
@@ -44,7 +45,7 @@ export async function checkWordCountOutput(
 /** How often each word occurs in the files the file source reads from `dir`. */
 export async function countWords(dir: string, words: Tokenizer): Promise<Map<string, number>> {
   const totals = new Map<string, number>();
-  for (const file of await visibleFiles(dir)) {
+  for (const file of await inputFiles(dir)) {
     for (const line of (await readFile(join(dir, file), "utf8")).split("\n")) {
       for (const word of words(line.endsWith("\r") ? line.slice(0, -1) : line)) {
         totals.set(word, (totals.get(word) ?? 0) + 1);

@@ -1,11 +1,11 @@
 // source.files { path: absolute directory or file:// URI, ratePerSecond?: number > 0 } — emits the lines of the
-// directory's files (regular files not starting with a dot, in sorted name order; subtask i of p reads those
+// directory's files (regular files, or links to them, not starting with a dot, in sorted name order; subtask i of p reads those
 // whose index mod p is i), one string record per line, without the line break; at most ratePerSecond lines per
 // second per subtask when given (as source.sequence). The position is a list of splits {file, line} in operator
 // state ("round-robin"), so a restore resumes at the first line not yet emitted, also with another
 // parallelism. The file set is fixed when the job first starts: files added later are not read, and a file
 // named in a checkpoint that has disappeared is an error.
-import { readdir, readFile } from "node:fs/promises";
+import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { NotFoundError } from "../../common/errors.ts";
 import type { ListState } from "../../state/operator-state.ts";
@@ -65,15 +65,11 @@ export class FilesSource extends BaseSource {
       return;
     }
     const { subtask, parallelism } = this.context;
-    const entries = await readdir(this.directory, { withFileTypes: true }).catch((e: unknown) => {
+    const files = await inputFiles(this.directory).catch((e: unknown) => {
       if ((e as NodeJS.ErrnoException).code === "ENOENT")
         throw new NotFoundError(`source.files directory ${this.directory}`);
       throw e;
     });
-    const files = entries
-      .filter((e) => e.isFile() && !e.name.startsWith("."))
-      .map((e) => e.name)
-      .sort();
     this.splits = files.filter((_, i) => i % parallelism === subtask).map((file) => ({ file, line: 0 }));
   }
 
@@ -113,4 +109,21 @@ export class FilesSource extends BaseSource {
     if (lines[lines.length - 1] === "") lines.pop();
     return lines.map((l) => (l.endsWith("\r") ? l.slice(0, -1) : l));
   }
+}
+
+/**
+ * The files source.files reads from `dir`, sorted: regular files, and symbolic links to regular files (a
+ * directory of links to the real data is common), whose names do not start with a dot.
+ */
+export async function inputFiles(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    if (e.name.startsWith(".")) continue;
+    if (e.isFile()) names.push(e.name);
+    else if (e.isSymbolicLink()) {
+      const target = await stat(join(dir, e.name)).catch(() => undefined);
+      if (target?.isFile()) names.push(e.name);
+    }
+  }
+  return names.sort();
 }

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -9,6 +9,7 @@ import { FileBlobStore } from "../../storage/blob-store.ts";
 import { vertex } from "../testing.ts";
 import type { StreamSource } from "./operators.ts";
 import { builtInStreamOperators } from "./registry.ts";
+import { inputFiles } from "./source-files.ts";
 
 const dirs: string[] = [];
 afterEach(async () => {
@@ -106,6 +107,25 @@ describe("replayable sources", () => {
     }
     expect([...before, ...after].sort()).toEqual([...all].sort());
     expect(new Set(after).size).toBe(after.length);
+  });
+
+  it("source.files reads links to regular files, and skips hidden files, directories and dangling links", async () => {
+    const base = await mkdtemp(join(tmpdir(), "vigil-sources-test-"));
+    dirs.push(base);
+    const input = join(base, "in");
+    const data = join(base, "data");
+    await mkdir(input);
+    await mkdir(data);
+    await writeFile(join(data, "book.txt"), "linked 1\nlinked 2\n");
+    await writeFile(join(input, "own.txt"), "own\n");
+    await writeFile(join(input, ".hidden"), "hidden\n");
+    await mkdir(join(input, "sub"));
+    await symlink(join(data, "book.txt"), join(input, "book.txt"));
+    await symlink(join(data, "gone.txt"), join(input, "dangling.txt"));
+    expect(await inputFiles(input)).toEqual(["book.txt", "own.txt"]);
+    const blobs = new FileBlobStore(pathToFileURL(join(base, "storage")).href);
+    const s = await openSource(blobs, vertex("lines", "source.files", { path: input }), 0, 1, undefined);
+    expect(await drain(s.source)).toEqual(["linked 1", "linked 2", "own"]);
   });
 
   it("source.files with ratePerSecond still emits every line once across a restore", async () => {

@@ -5,7 +5,7 @@
 // whichever worker is free takes the next op; the nemesis runs one fault op at a time.
 import { sleep } from "../src/common/clock.ts";
 import { describeCause } from "../src/common/errors.ts";
-import type { Generator } from "./generator.ts";
+import { type Generator, nemesisPhase } from "./generator.ts";
 import type { History, ProcessId } from "./history.ts";
 import type { ChaosCluster, Fault } from "./nemesis/index.ts";
 import type { Random } from "./random.ts";
@@ -60,7 +60,7 @@ export function nemesisDriver(parts: NemesisParts, env: DriveEnv): (g: Generator
   return (g) =>
     drive(g, env, async (op) => {
       const fault = faults.get(op.f)!;
-      const phaseOf = (op.value as { phase: "inject" | "heal" }).phase;
+      const phaseOf = nemesisPhase(op.value);
       const invocation = history.invoke("nemesis", op.f, op.value);
       try {
         const nctx = { cluster, random, signal };
@@ -116,7 +116,12 @@ function injectedAt(history: History, fault: string): number {
   const ops = history.ops();
   for (let i = ops.length - 1; i >= 0; i--) {
     const op = ops[i]!;
-    if (op.process === "nemesis" && op.f === fault && op.type !== "invoke" && phaseIs(op.value, "inject")) {
+    if (
+      op.process === "nemesis" &&
+      op.f === fault &&
+      op.type !== "invoke" &&
+      nemesisPhase(op.value) === "inject"
+    ) {
       return op.time;
     }
   }
@@ -126,9 +131,4 @@ function injectedAt(history: History, fault: string): number {
 /** How long nemesisCycle holds a fault. */
 function holdMs(fault: Fault | undefined, intervalMs: number): number {
   return Math.max(intervalMs, fault?.minDurationMs ?? 0);
-}
-
-/** True when a nemesis op's value is of `phase` ("inject" or "heal"). */
-export function phaseIs(value: unknown, phase: string): boolean {
-  return (value as { phase?: unknown } | undefined)?.phase === phase;
 }

@@ -2,6 +2,7 @@
 // inject's invoke) to the first leader published with a newer epoch, and to the first job RUNNING under a
 // newer epoch; p50, p99 and max per fault kind. From the history and the processes' events only.
 import { percentile } from "../src/common/stats.ts";
+import { nemesisPhase } from "./generator.ts";
 import type { Op } from "./history.ts";
 import { pairs } from "./history.ts";
 import type { ClusterEvent } from "./types.ts";
@@ -42,7 +43,7 @@ const LEADER_FAULTS: ReadonlySet<string> = new Set([
 export function failoverStats(ops: readonly Op[], events: readonly ClusterEvent[]): FailoverRow[] {
   const byFault = new Map<string, { leader: number[]; running: number[]; samples: number }>();
   const injects = pairs(ops.filter((o) => o.process === "nemesis")).filter(
-    (p) => p.completion?.type === "ok" && (p.completion.value as { phase?: string }).phase === "inject",
+    (p) => p.completion?.type === "ok" && nemesisPhase(p.completion.value) === "inject",
   );
   injects.forEach(({ invoke, completion }, i) => {
     const value = completion!.value as { epoch?: string };

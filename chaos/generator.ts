@@ -224,6 +224,13 @@ export function nemesisOp(fault: string, phase: NemesisPhase): GenOp {
   return { f: fault, value: { phase } };
 }
 
+/** The phase a nemesis op's value (its arguments or its result) names; undefined for any other value. */
+export function nemesisPhase(value: unknown): NemesisPhase | undefined {
+  const phase =
+    typeof value === "object" && value !== null ? (value as { phase?: unknown }).phase : undefined;
+  return phase === "inject" || phase === "heal" ? phase : undefined;
+}
+
 /**
  * nemesisCycle(faults, options): rounds forever; each round takes every fault once, in a random order: a quiet
  * pause, inject, hold for max(minDurationMs, the fault's minDurationMs), heal. One fault at a time. Done at
@@ -265,7 +272,7 @@ export function healAll(faults: readonly string[]): Generator {
 export function openFaults(ops: readonly Op[]): string[] {
   const open = new Set<string>();
   for (const { invoke, completion } of pairs(ops.filter((op) => op.process === "nemesis"))) {
-    const phase = (invoke.value as { phase?: unknown } | undefined)?.phase;
+    const phase = nemesisPhase(invoke.value);
     // An inject whose outcome is unknown (info, or still in flight) may have taken effect.
     if (phase === "inject" && completion?.type !== "fail") {
       open.delete(invoke.f);

@@ -1,6 +1,7 @@
 // The timeline of a chaos run as one inline SVG: who led in which epoch, which faults were in effect, when
 // checkpoints completed, what state each job was in, and how the clients' operations ended — on one time axis,
 // so that a person can see what a verdict's problems refer to. Hover titles (<title>) give the details.
+import { nemesisPhase } from "./generator.ts";
 import { type Op, pairs } from "./history.ts";
 import type { ClusterEvent } from "./types.ts";
 
@@ -204,7 +205,7 @@ function faultLanes(history: readonly Op[], end: number): Lane[] {
   const bars: Bar[] = [];
   const nemesis = pairs(history.filter((op) => op.process === "nemesis"));
   for (const [i, { invoke, completion }] of nemesis.entries()) {
-    if (phaseOf(invoke) !== "inject") continue;
+    if (nemesisPhase(invoke.value) !== "inject") continue;
     if (completion?.type === "fail") {
       bars.push({
         from: invoke.at,
@@ -215,7 +216,9 @@ function faultLanes(history: readonly Op[], end: number): Lane[] {
       });
       continue;
     }
-    const heal = nemesis.slice(i + 1).find((p) => p.invoke.f === invoke.f && phaseOf(p.invoke) === "heal");
+    const heal = nemesis
+      .slice(i + 1)
+      .find((p) => p.invoke.f === invoke.f && nemesisPhase(p.invoke.value) === "heal");
     const healed = heal?.completion?.type === "ok" ? heal.completion.at : undefined;
     bars.push({
       from: invoke.at,
@@ -341,10 +344,6 @@ function pack(bars: readonly Bar[]): Bar[][] {
     }
   }
   return rows.map((r) => r.bars);
-}
-
-function phaseOf(op: Op): unknown {
-  return (op.value as { phase?: unknown } | undefined)?.phase;
 }
 
 /** A field as text (epochs and ids arrive as decimal strings or numbers); undefined when absent or an object. */

@@ -13,10 +13,10 @@ import { compileHaConfig } from "../src/config/ha-config.ts";
 import { disableStoreFencingForTests, restoreStoreFencingForTests } from "../src/ha/test-switches.ts";
 import { type OpCounts, recordHistory, writeArtefacts } from "./artefacts.ts";
 import { checkersFor, compose } from "./checkers/index.ts";
-import { driveClients, healNotBefore, nemesisDriver, phaseIs } from "./drive.ts";
+import { driveClients, healNotBefore, nemesisDriver } from "./drive.ts";
 import { type FailoverRow, failoverStats } from "./failover-stats.ts";
 import { clusterEvents, readFinalState } from "./final-state.ts";
-import { healAll, nemesisCycle, openFaults, timeLimit } from "./generator.ts";
+import { healAll, nemesisCycle, nemesisPhase, openFaults, timeLimit } from "./generator.ts";
 import { History } from "./history.ts";
 import { ChaosCluster, type Fault, faultsFor, requirementsOf } from "./nemesis/index.ts";
 import { Random } from "./random.ts";
@@ -189,7 +189,7 @@ async function run(options: ChaosOptions, parts: RunParts): Promise<ChaosResult>
     const ops = countOps(history);
     const faultsInjected = history
       .ops()
-      .filter((o) => o.process === "nemesis" && o.type === "ok" && phaseIs(o.value, "inject")).length;
+      .filter((o) => o.process === "nemesis" && o.type === "ok" && nemesisPhase(o.value) === "inject").length;
     const { out, backend, nemesis: nemeses, seed, command } = options;
     const reportPath = await writeArtefacts(
       { out, workload: workload.name, backend, nemesis: nemeses, seed, command },
@@ -237,7 +237,7 @@ function progressLine(phase: string, nowMs: number, history: History, cluster: C
   const ops = history.ops();
   const client = ops.filter((o) => o.process !== "nemesis");
   const injected = ops.filter(
-    (o) => o.process === "nemesis" && o.type === "invoke" && phaseIs(o.value, "inject"),
+    (o) => o.process === "nemesis" && o.type === "invoke" && nemesisPhase(o.value) === "inject",
   );
   const leader = cluster.leader();
   return (

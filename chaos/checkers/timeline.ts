@@ -3,6 +3,7 @@
 // timelines: the clients' jobs from the history, leader terms, task runs, and when a process is known gone.
 // Nothing here decides validity. Outcome-unknown ops (info, or never completed) count neither way.
 import { InvalidArgumentError } from "../../src/common/errors.ts";
+import { nemesisPhase } from "../generator.ts";
 import { type Op, type OpPair, pairs } from "../history.ts";
 import type { CheckInput, ClusterEvent } from "../types.ts";
 
@@ -107,12 +108,10 @@ export function nemesisOps(history: readonly Op[]): OpPair[] {
 /** A nemesis op that heals: f "heal" or "heal-…", or an argument/result object with phase "heal". */
 export function isHeal(p: OpPair): boolean {
   const f = p.invoke.f;
-  const phase = (v: unknown): unknown =>
-    typeof v === "object" && v !== null ? (v as Record<string, unknown>)["phase"] : undefined;
   return (
     f === "heal" ||
     f.startsWith("heal-") ||
-    [p.invoke.value, p.completion?.value].some((v) => phase(v) === "heal")
+    [p.invoke.value, p.completion?.value].some((v) => nemesisPhase(v) === "heal")
   );
 }
 

@@ -4,8 +4,7 @@
 // sends one write fenced by that old session straight to the store, as the deposed process would. The store
 // must refuse it (StaleFenceError); the outcome goes into the op's details for checker I1: "refused" is the
 // evidence that fencing works, "landed" a violation.
-import { Etcd3 } from "etcd3";
-import zookeeper from "node-zookeeper-client";
+import type zookeeper from "node-zookeeper-client";
 import { StaleFenceError, describeCause } from "../../src/common/errors.ts";
 import { silentLogger } from "../../src/common/logger.ts";
 import { compileHaConfig } from "../../src/config/ha-config.ts";
@@ -13,6 +12,7 @@ import { createHaBackend } from "../../src/ha/factory.ts";
 import { electionRoot, JOBMANAGER_ELECTION } from "../../src/ha/keys.ts";
 import type { LeaderSession } from "../../src/ha/leader-session.ts";
 import { zxid } from "../../src/ha/zookeeper/requests.ts";
+import { withEtcd, withZooKeeper, zkChildren } from "../raw-clients.ts";
 import { type Fault, type FaultOptions, leaderToHit, restoreAndSettle, settleMs } from "./fault.ts";
 
 export function replayStaleWrite(o: FaultOptions): Fault {
@@ -96,35 +96,22 @@ async function campaignKeyOf(
   epoch: bigint,
 ): Promise<string> {
   const root = electionRoot(clusterId, JOBMANAGER_ELECTION);
-  if (backend === "etcd") {
-    const client = new Etcd3({ hosts: endpoints.map((e) => `http://${e}`) });
-    try {
-      const res = await client.getAll().prefix(`${root}/campaign/`).exec();
-      const kv = res.kvs.find((k) => BigInt(k.create_revision) === epoch);
-      if (kv) return kv.key.toString();
-    } finally {
-      client.close();
-    }
-  } else {
-    const client = zookeeper.createClient(endpoints.join(","), { sessionTimeout: 10_000 });
-    await new Promise<void>((resolve) => {
-      client.once("connected", () => resolve());
-      client.connect();
-    });
-    try {
-      const dir = `${root}/latch`;
-      const children = await new Promise<string[]>((resolve, reject) =>
-        client.getChildren(dir, (e, c) => (e ? reject(e) : resolve(c))),
-      );
-      for (const child of children) {
-        const stat = await new Promise<zookeeper.Stat | undefined>((resolve) =>
-          client.exists(`${dir}/${child}`, (e, s) => resolve(e ? undefined : s)),
-        );
-        if (stat && zxid(stat.czxid) === epoch) return `${dir}/${child}`;
-      }
-    } finally {
-      client.close();
-    }
-  }
+  const key =
+    backend === "etcd"
+      ? await withEtcd(endpoints, async (client) => {
+          const res = await client.getAll().prefix(`${root}/campaign/`).exec();
+          return res.kvs.find((k) => BigInt(k.create_revision) === epoch)?.key.toString();
+        })
+      : await withZooKeeper(endpoints, async (client) => {
+          const dir = `${root}/latch`;
+          for (const child of await zkChildren(client, dir)) {
+            const stat = await new Promise<zookeeper.Stat | undefined>((resolve) =>
+              client.exists(`${dir}/${child}`, (e, s) => resolve(e ? undefined : s)),
+            );
+            if (stat && zxid(stat.czxid) === epoch) return `${dir}/${child}`;
+          }
+          return undefined;
+        });
+  if (key !== undefined) return key;
   throw new Error(`replay-stale-write: no campaign key of epoch ${epoch} under ${root}`);
 }

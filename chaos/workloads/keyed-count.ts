@@ -5,7 +5,8 @@
 // restores from the latest checkpoint (I6) and increasing checkpoint ids (I8).
 import { join, resolve } from "node:path";
 import { buildJob } from "../../src/cli/run.ts";
-import type { JobGraph } from "../../src/generated/records.ts";
+import { followJob, isTerminal } from "../../src/cli/follow-job.ts";
+import type { JobGraph, JobState } from "../../src/generated/records.ts";
 import { checkKeyedCountOutput } from "../../src/local/keyed-count-check.ts";
 import { once, phases, repeat, stagger } from "../generator.ts";
 import type { KeyedCountOutcome } from "../types.ts";
@@ -68,16 +69,23 @@ export class KeyedCountWorkload implements Workload {
     const job = this.job;
     if (!job) return { outputs: {} };
     const jobId = job.graph.jobId;
-    const until = Date.now() + boundMs;
     let state = "";
-    while (Date.now() < until && !ctx.signal.aborted) {
-      const details = await ctx.client
-        .getJob({ jobId }, { timeoutMs: CALL_TIMEOUT_MS })
-        .catch(() => undefined);
-      state = details?.summary?.state ?? state;
-      if (["JOB_STATE_FINISHED", "JOB_STATE_FAILED", "JOB_STATE_CANCELED"].includes(state)) break;
-      ctx.progress(`waiting for keyed-count job ${jobId} to finish (${state || "unknown"})`);
-      await new Promise((r) => setTimeout(r, 1_000));
+    try {
+      const details = await followJob(jobId, {
+        getJob: (id, options) => ctx.client.getJob({ jobId: id }, options),
+        onPoll: (poll) => {
+          if ("details" in poll) state = poll.details.summary?.state ?? state;
+          if (state === "" || !isTerminal(state as JobState)) {
+            ctx.progress(`waiting for keyed-count job ${jobId} to finish (${state || "unknown"})`);
+          }
+        },
+        signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(boundMs)]),
+        intervalMs: 1_000,
+        patienceMs: boundMs,
+      });
+      state = details.summary?.state ?? state;
+    } catch {
+      // The bound passed (or no JobManager answered): judged below by the last state seen.
     }
     const outcome: KeyedCountOutcome =
       state === "JOB_STATE_FINISHED"

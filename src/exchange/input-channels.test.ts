@@ -2,13 +2,20 @@
 // for most of these: a gRPC attempt would fail), and producers of another one through ReadPartition streams.
 import { afterEach, describe, expect, it } from "vitest";
 import { InvalidArgumentError, UnavailableError } from "../common/errors.ts";
-import { silentLogger } from "../common/logger.ts";
 import { waitUntil } from "../ha/testing.ts";
 import type { InputChannel, StreamElement } from "../runtime/streaming/elements.ts";
-import { ExchangeService, type ExchangeServiceOptions } from "./exchange-service.ts";
+import type { ExchangeServiceOptions } from "./exchange-service.ts";
 import { type InputChannelRequest, openInputChannel } from "./input-channels.ts";
 import { ExchangeClients } from "./remote-channel.ts";
-import { failureOf, never, produce, readAll, records, startExchange } from "./testing.ts";
+import {
+  failureOf,
+  never,
+  produce,
+  readAll,
+  records,
+  startExchange,
+  testExchangeService,
+} from "./testing.ts";
 
 const SELF = "tm-self.invalid:6121";
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -18,14 +25,7 @@ afterEach(async () => {
 });
 
 function localExchange(options: Partial<ExchangeServiceOptions> = {}) {
-  const service = new ExchangeService({
-    logger: silentLogger,
-    subpartitionBuffers: 4,
-    bufferRecords: 16,
-    flushMs: 2,
-    partitionWaitMs: 2_000,
-    ...options,
-  });
+  const service = testExchangeService(options);
   const clients = new ExchangeClients();
   cleanups.push(
     () => service.close(),

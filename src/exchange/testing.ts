@@ -8,13 +8,9 @@ import { dataExchangeService } from "./wire.ts";
 
 export const never = new AbortController().signal;
 
-/** A service served as a TaskManager serves it: on an RpcServer, closed (ending its streams) first. */
-export async function startExchange(options: Partial<ExchangeServiceOptions> = {}): Promise<{
-  readonly service: ExchangeService;
-  readonly address: string;
-  shutdown(graceMs: number): Promise<void>;
-}> {
-  const service = new ExchangeService({
+/** An exchange service with the tests' small buffers (4 × 16 records, 2 ms flush, 2 s partition wait). */
+export function testExchangeService(options: Partial<ExchangeServiceOptions> = {}): ExchangeService {
+  return new ExchangeService({
     logger: silentLogger,
     subpartitionBuffers: 4,
     bufferRecords: 16,
@@ -22,6 +18,15 @@ export async function startExchange(options: Partial<ExchangeServiceOptions> = {
     partitionWaitMs: 2_000,
     ...options,
   });
+}
+
+/** A service served as a TaskManager serves it: on an RpcServer, closed (ending its streams) first. */
+export async function startExchange(options: Partial<ExchangeServiceOptions> = {}): Promise<{
+  readonly service: ExchangeService;
+  readonly address: string;
+  shutdown(graceMs: number): Promise<void>;
+}> {
+  const service = testExchangeService(options);
   const rpc = new RpcServer({ host: "127.0.0.1", port: 0, logger: silentLogger });
   rpc.addGrpcService(dataExchangeService, service.implementation);
   const address = await rpc.start();

@@ -8,7 +8,12 @@ import { randomBytes } from "node:crypto";
 import { mkdir, open, readFile, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, isAbsolute, join } from "node:path";
 import { InvalidArgumentError, NotFoundError } from "../common/errors.ts";
-import { type BlobRef, type CheckpointMetadata, codecs } from "../generated/records.ts";
+import {
+  type BlobRef,
+  type CheckpointMetadata,
+  codecs,
+  type OperatorSubtaskState,
+} from "../generated/records.ts";
 import { decodeRecord } from "../ha/stores/records.ts";
 import { STATE_BLOB_KIND } from "../state/snapshot.ts";
 import { checkBytes, type FileBlobStore } from "../storage/blob-store.ts";
@@ -100,15 +105,23 @@ export async function importSavepoint(
 
 /** Deletes an imported savepoint's metadata and state blobs (job cleanup, after its graph is gone). */
 export async function deleteImportedSavepoint(blobs: FileBlobStore, ref: BlobRef): Promise<void> {
-  let states: BlobRef[] = [];
+  let metadata: CheckpointMetadata | undefined;
   try {
-    const metadata = decodeRecord(codecs.CheckpointMetadata, ref.uri, await blobs.get(ref));
-    states = metadata.states.flatMap((s) => (s.state ? [s.state] : []));
+    metadata = decodeRecord(codecs.CheckpointMetadata, ref.uri, await blobs.get(ref));
   } catch (e: unknown) {
     if (!(e instanceof NotFoundError)) throw e;
   }
-  for (const s of states) await blobs.delete(s);
+  await discardImport(blobs, ref, metadata?.states ?? []);
+}
+
+/** Deletes an import whose states are known: the metadata that names them first, then the state blobs. */
+export async function discardImport(
+  blobs: FileBlobStore,
+  ref: BlobRef,
+  states: readonly OperatorSubtaskState[],
+): Promise<void> {
   await blobs.delete(ref);
+  for (const s of states) if (s.state) await blobs.delete(s.state);
 }
 
 /** The savepoint's metadata, from a directory or its `_metadata` file. */

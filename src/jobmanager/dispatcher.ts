@@ -266,17 +266,14 @@ export class Dispatcher implements DispatcherService, LeaderContender {
       }
       throw new NotFoundError(`job ${jobId}`);
     }
-    try {
+    return this.asLeader(async () => {
       const { checkpointId, path } = await job.savepoint({ directory, stop });
       this.options.logger.info(stop ? "job stopping with savepoint" : "savepoint taken", {
         job: jobId,
         path,
       });
       return { path, checkpointId, state: job.summary().state };
-    } catch (e: unknown) {
-      if (isLeadershipLoss(e)) throw this.notLeader();
-      throw e;
-    }
+    });
   }
 
   async listJobs(): Promise<ListJobsResponse> {
@@ -316,9 +313,14 @@ export class Dispatcher implements DispatcherService, LeaderContender {
    * Runs a write of this session, one at a time. A write refused because the session ended did nothing:
    * the caller hears NotLeaderError and finds the next leader.
    */
-  private async write<T>(context: LeaderContext, action: () => Promise<T>): Promise<T> {
+  private write<T>(context: LeaderContext, action: () => Promise<T>): Promise<T> {
+    return this.asLeader(() => context.writes.run(action));
+  }
+
+  /** Runs a leader action; one refused because the session ended did nothing: the caller hears NotLeaderError. */
+  private async asLeader<T>(action: () => Promise<T>): Promise<T> {
     try {
-      return await context.writes.run(action);
+      return await action();
     } catch (e: unknown) {
       if (isLeadershipLoss(e)) throw this.notLeader();
       throw e;

@@ -3,7 +3,7 @@
 // before the graph is stored, so a bad path or a savepoint that does not fit the job is refused with nothing
 // stored (as Flink refuses state it cannot map without --allow-non-restored-state).
 import { isAbsolute } from "node:path";
-import { importSavepoint } from "../checkpoint/savepoint-directory.ts";
+import { discardImport, importSavepoint } from "../checkpoint/savepoint-directory.ts";
 import { InvalidArgumentError } from "../common/errors.ts";
 import type { JobGraph } from "../generated/records.ts";
 import type { FileBlobStore } from "../storage/blob-store.ts";
@@ -32,8 +32,7 @@ export async function withImportedSavepoint(
     ),
   ];
   if (dropped.length > 0 && !restore.allowNonRestoredState) {
-    await blobs.delete(imported.ref);
-    for (const s of imported.metadata.states) if (s.state) await blobs.delete(s.state);
+    await discardImport(blobs, imported.ref, imported.metadata.states);
     throw new InvalidArgumentError(
       `${what} holds state of operator(s) ${dropped.map((u) => JSON.stringify(u)).join(", ")}, which the job does not have (its uids: ${[...uids].join(", ")}); give those operators the same uid(), or pass --allow-non-restored-state to drop that state`,
     );
